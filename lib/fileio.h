@@ -1,0 +1,42 @@
+/* Reading files whole, and replacing them atomically. */
+#ifndef FILEIO_H
+#define FILEIO_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+
+struct atomic_opts {
+	mode_t mode;
+	uid_t uid; /* (uid_t)-1: leave as the process makes it */
+	gid_t gid; /* (gid_t)-1: likewise */
+};
+
+#define ATOMIC_OPTS(m)                                                         \
+	{                                                                      \
+		(m), (uid_t)-1, (gid_t)-1                                      \
+	}
+
+/*
+ * Replaces path with data: a temporary file in the same directory is
+ * written, fsynced, given its owner and mode, renamed over path, and the
+ * directory fsynced. A file that already has this content, owner and mode
+ * is left alone and *changed is 0. On failure the old file is intact and
+ * -1 is returned with *cause set (allocated, the caller frees it).
+ */
+int atomic_write(const char *path, const void *data, size_t len,
+    const struct atomic_opts *, int *changed, char **cause);
+
+/*
+ * Reads a whole file, at most max bytes (0: no limit), NUL-terminated.
+ * Returns an allocated buffer or NULL with *cause set.
+ */
+char *file_read(const char *path, size_t max, size_t *len, char **cause);
+
+/* Creates a directory and its parents with mode (existing ones kept). */
+int mkdir_p(const char *path, mode_t mode, char **cause);
+
+/* fsyncs a directory; returns -1 with errno set. */
+int fsync_dir(const char *path);
+
+#endif

@@ -1,0 +1,173 @@
+#include <sys/stat.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fileio.h"
+
+static char dir[] = "/tmp/chatstack-test-fileio-XXXXXX";
+
+static int
+setup(void **state)
+{
+	(void)state;
+	strcpy(dir + strlen(dir) - 6, "XXXXXX");
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static char *
+path_in_dir(const char *name)
+{
+	static char path[256];
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	return path;
+}
+
+static void
+test_atomic_write_creates_file_with_mode(void **state)
+{
+	struct atomic_opts o = ATOMIC_OPTS(0600);
+	char *cause = NULL, *data;
+	struct stat sb;
+	int changed;
+
+	(void)state;
+	assert_int_equal(
+	    atomic_write(path_in_dir("a"), "hello\n", 6, &o, &changed, &cause),
+	    0);
+	assert_int_equal(changed, 1);
+	assert_int_equal(stat(path_in_dir("a"), &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	data = file_read(path_in_dir("a"), 0, NULL, &cause);
+	assert_non_null(data);
+	assert_string_equal(data, "hello\n");
+	free(data);
+}
+
+static void
+test_atomic_write_unchanged_file_is_not_rewritten(void **state)
+{
+	struct atomic_opts o = ATOMIC_OPTS(0644);
+	struct stat before, after;
+	char *cause = NULL;
+	int changed;
+
+	(void)state;
+	assert_int_equal(
+	    atomic_write(path_in_dir("b"), "x", 1, &o, &changed, &cause), 0);
+	assert_int_equal(stat(path_in_dir("b"), &before), 0);
+	assert_int_equal(
+	    atomic_write(path_in_dir("b"), "x", 1, &o, &changed, &cause), 0);
+	assert_int_equal(changed, 0);
+	assert_int_equal(stat(path_in_dir("b"), &after), 0);
+	assert_int_equal(before.st_ino, after.st_ino);
+
+	/* A different mode alone is a change. */
+	o.mode = 0600;
+	assert_int_equal(
+	    atomic_write(path_in_dir("b"), "x", 1, &o, &changed, &cause), 0);
+	assert_int_equal(changed, 1);
+}
+
+static void
+test_atomic_write_failure_keeps_old_file(void **state)
+{
+	struct atomic_opts o = ATOMIC_OPTS(0644);
+	char *cause = NULL, *data, *sub;
+	int changed;
+
+	(void)state;
+	assert_int_equal(
+	    atomic_write(path_in_dir("c"), "old", 3, &o, &changed, &cause), 0);
+	/* A directory that cannot be written: the new file cannot be made. */
+	if (geteuid() == 0) {
+		/* root ignores modes; replace with a directory in the way. */
+		sub = path_in_dir("c.d");
+		assert_int_equal(mkdir(sub, 0755), 0);
+		assert_int_equal(
+		    atomic_write(sub, "new", 3, &o, &changed, &cause), -1);
+		assert_non_null(cause);
+		free(cause);
+		cause = NULL;
+		/* Writing into a missing directory fails the same way. */
+		assert_int_equal(atomic_write(path_in_dir("nodir/c"), "new", 3,
+				     &o, &changed, &cause),
+		    -1);
+		assert_non_null(strstr(cause, "temporary file"));
+		free(cause);
+	} else {
+		assert_int_equal(chmod(dir, 0500), 0);
+		assert_int_equal(atomic_write(path_in_dir("c"), "new", 3, &o,
+				     &changed, &cause),
+		    -1);
+		free(cause);
+		assert_int_equal(chmod(dir, 0700), 0);
+	}
+	cause = NULL;
+	data = file_read(path_in_dir("c"), 0, NULL, &cause);
+	assert_non_null(data);
+	assert_string_equal(data, "old");
+	free(data);
+}
+
+static void
+test_file_read_refuses_oversize(void **state)
+{
+	struct atomic_opts o = ATOMIC_OPTS(0644);
+	char *cause = NULL;
+	int changed;
+
+	(void)state;
+	assert_int_equal(atomic_write(path_in_dir("d"), "0123456789", 10, &o,
+			     &changed, &cause),
+	    0);
+	assert_null(file_read(path_in_dir("d"), 5, NULL, &cause));
+	assert_non_null(strstr(cause, "larger than"));
+	free(cause);
+}
+
+static void
+test_mkdir_p_makes_parents(void **state)
+{
+	char *cause = NULL;
+	struct stat sb;
+
+	(void)state;
+	assert_int_equal(mkdir_p(path_in_dir("x/y/z"), 0700, &cause), 0);
+	assert_int_equal(stat(path_in_dir("x/y/z"), &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+	assert_int_equal(mkdir_p(path_in_dir("x/y/z"), 0700, &cause), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_atomic_write_creates_file_with_mode),
+	    cmocka_unit_test(test_atomic_write_unchanged_file_is_not_rewritten),
+	    cmocka_unit_test(test_atomic_write_failure_keeps_old_file),
+	    cmocka_unit_test(test_file_read_refuses_oversize),
+	    cmocka_unit_test(test_mkdir_p_makes_parents),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
