@@ -155,6 +155,11 @@ $(BUILD)/fuzzers/chatd/%: $(BUILD)/fuzz/tests/fuzz/chatd/%.o \
 	$(say) LINK $@
 	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined -o $@ $^ $(CHATD_LIBS)
 
+# Benchmarks: every bench/NAME/run prints its figures as ratios to a
+# baseline measured in the same run.
+bench: all
+	@for b in bench/*/run; do [ -x "$$b" ] && "$$b" || exit 1; done
+
 fuzz: $(FUZZ_BINS)
 	scripts/run-fuzz long $(FUZZ_SECONDS) $(FUZZ_BINS)
 

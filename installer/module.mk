@@ -1,3 +1,2 @@
-# The chatstack command: command table and subcommands.
-CHATSTACK_SRCS	+= installer/cmd.c installer/cmd-version.c \
-		   installer/cmd-pending.c
+# The chatstack command: command table, subcommands, answers, engine.
+CHATSTACK_SRCS	+= $(filter-out $(CHATSTACK_MAIN),$(wildcard installer/*.c))
