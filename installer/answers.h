@@ -108,6 +108,12 @@ char		*answers_error_string(const struct answers_error *);
 const struct answers_waiver *answers_waiver(const struct answers *,
 		    const char *check);
 const char	*answers_profile_name(enum answers_profile);
+/*
+ * The answers as a JSON tree shaped like the YAML file (hostname,
+ * bind_address, profile, tls.*, components.mariadb.port, ...), for
+ * templates. The caller decrefs it.
+ */
+struct json_t	*answers_to_json(const struct answers *);
 const char	*answers_tls_mode_name(enum answers_tls_mode);
 
 #endif
