@@ -1,6 +1,7 @@
 /*
- * A small template renderer for templates/**. Variables come from a JSON
- * tree (answers, secrets, host facts) so that any part can build one.
+ * A small template renderer for the files under templates/. Variables
+ * come from a JSON tree (answers, secrets, host facts) so that any part
+ * can build one.
  *
  *   {{ name.path }}                  the value (string, integer, boolean)
  *   {% if name.path %} ... {% else %} ... {% endif %}
