@@ -796,6 +796,9 @@ ans_walk_map(struct ans_ctx *c, yaml_node_t *n, const struct ans_key *keys,
 	}
 	for (pair = n->data.mapping.pairs.start;
 	     pair < n->data.mapping.pairs.top; pair++) {
+		/* Past the cap nothing is reported: stop the quadratic work. */
+		if (c->nerrs > ANSWERS_MAX_ERRORS)
+			break;
 		kn = ydoc_node(c->yd, pair->key);
 		vn = ydoc_node(c->yd, pair->value);
 		if (kn == NULL || vn == NULL)
