@@ -48,6 +48,7 @@ struct bundle_manifest {
 	struct bundle_file *files; /* sorted by path */
 	size_t nfiles;
 	uint64_t total; /* bytes of all files */
+	char *signer; /* id of the key that verified it (set by readers) */
 };
 
 /* manifest.c */

@@ -167,6 +167,7 @@ read_head(struct bundle_reader *r, char **cause)
 		*cause = xasprintf("bundle '%s': %s", r->path, why);
 		goto out;
 	}
+	r->m->signer = xstrdup(id);
 	rc = 0;
 
 out:

@@ -121,9 +121,11 @@ bundle_cli_free(struct bundle_cli *c)
 static void
 bundle_print_summary(const char *path, const struct bundle_manifest *m)
 {
-	printf("%s: %s %s (%s %s), built %s, %zu files, %llu bytes\n", path,
-	    m->component, m->version, m->distro, m->arch, m->built, m->nfiles,
-	    (unsigned long long)m->total);
+	printf("%s: %s %s (%s %s), built %s, %zu files, %llu bytes, signed "
+	       "by key %s\n",
+	    path, m->component, m->version, m->distro, m->arch, m->built,
+	    m->nfiles, (unsigned long long)m->total,
+	    m->signer != NULL ? m->signer : "?");
 }
 
 static int
