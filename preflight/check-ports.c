@@ -340,6 +340,7 @@ pf_check_existing_services(
     struct preflight_ctx *ctx, struct preflight_result *r)
 {
 	struct buf msg = BUF_INIT, fix = BUF_INIT, measured = BUF_INIT;
+	struct buf purge = BUF_INIT;
 	struct host_packages *pkgs;
 	struct pf_running run;
 	const struct pf_service *s;
@@ -394,19 +395,19 @@ pf_check_existing_services(
 				worst = PREFLIGHT_WARN;
 			buf_printf(&msg,
 			    "%s%s is installed (package %s) but not by "
-			    "chatstack, which will take over its "
-			    "configuration",
+			    "chatstack",
 			    msg.len > 0 ? "; " : "", s->name, pkg);
 		}
 		if (pkg != NULL) {
 			buf_printf(&measured, "%s%s installed",
 			    measured.len > 0 ? ", " : "", pkg);
-			buf_printf(&fix,
-			    "%sapt-get purge %s (after saving any data you "
-			    "need)",
-			    fix.len > 0 ? "; " : "", pkg);
+			buf_printf(&purge, " %s", pkg);
 		}
 	}
+	if (purge.len > 0)
+		buf_printf(&fix,
+		    "%sapt-get purge%s (save any data you need first)",
+		    fix.len > 0 ? "; " : "", purge.data);
 	pf_data(r, "services", list);
 	if (worst == PREFLIGHT_PASS) {
 		pf_measured(r, "none");
@@ -422,4 +423,5 @@ pf_check_existing_services(
 	buf_free(&msg);
 	buf_free(&fix);
 	buf_free(&measured);
+	buf_free(&purge);
 }
