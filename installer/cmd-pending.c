@@ -41,13 +41,6 @@ const struct cmd_entry cmd_status_entry = {
     .exec = cmd_pending_exec,
 };
 
-const struct cmd_entry cmd_bundle_entry = {
-    .name = "bundle",
-    .args = "keygen|verify|list|extract ...",
-    .summary = "Create keys for, verify, list and extract signed bundles.",
-    .exec = cmd_pending_exec,
-};
-
 const struct cmd_entry cmd_verify_entry = {
     .name = "verify",
     .args = "",
