@@ -107,6 +107,23 @@ test_preflight_ports_free_names_the_process_holding_a_port(void **state)
 }
 
 static void
+test_preflight_ports_free_gives_a_cut_process_name_in_full(void **state)
+{
+	char *msg;
+
+	(void)state;
+	/* comm stops at 15 characters; cmdline has the whole name. */
+	fx_listen4(LO4, 3306, 4242);
+	fx_process(812, "systemd-socket-", 4242);
+	fx_write("/proc/812/cmdline", "/usr/bin/systemd-socket-activate");
+	assert_int_equal(
+	    fx_check(fx_answers(), -1, "ports.free", &msg), PREFLIGHT_FAIL);
+	assert_string_equal(
+	    msg, "3306/tcp is held by systemd-socket-activate (pid 812)");
+	free(msg);
+}
+
+static void
 test_preflight_ports_free_ignores_other_addresses(void **state)
 {
 	(void)state;
@@ -223,6 +240,9 @@ main(void)
 		fx_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_preflight_ports_free_names_the_process_holding_a_port,
+		fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_preflight_ports_free_gives_a_cut_process_name_in_full,
 		fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_preflight_ports_free_ignores_other_addresses, fx_setup,
