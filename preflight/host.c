@@ -26,13 +26,20 @@
 
 #define HOST_READ_MAX (4 * 1024 * 1024)
 
+struct host_proc {
+	int pid;
+	char *comm;
+};
+
 struct host {
 	char *root; /* without a trailing slash; "" for "/" */
+	struct host_proc *procs; /* read once, on first use */
+	size_t nprocs;
+	int procs_read;
 };
 
 struct host_packages {
-	char **names;
-	size_t n;
+	char *text; /* /var/lib/dpkg/status, or NULL */
 };
 
 struct host *
@@ -54,8 +61,13 @@ host_open(const char *root)
 void
 host_free(struct host *h)
 {
+	size_t i;
+
 	if (h == NULL)
 		return;
+	for (i = 0; i < h->nprocs; i++)
+		free(h->procs[i].comm);
+	free(h->procs);
 	free(h->root);
 	free(h);
 }
@@ -583,29 +595,49 @@ host_socket_owner(const struct host *h, uint64_t inode, char **name)
 	return pid;
 }
 
-int
-host_each_process(
-    const struct host *h, int (*fn)(int, const char *, void *), void *arg)
+/* Reads every process's name once; later calls use the list. */
+static int
+host_read_processes(struct host *h)
 {
 	struct dirent *de;
 	char *proc, *comm;
-	int rc = 0;
 	DIR *d;
 
+	if (h->procs_read)
+		return 0;
 	proc = host_path(h, "/proc");
 	d = opendir(proc);
 	free(proc);
 	if (d == NULL)
 		return -1;
-	while (rc == 0 && (de = readdir(d)) != NULL) {
+	while ((de = readdir(d)) != NULL) {
 		if (!host_is_pid(de->d_name))
 			continue;
 		if ((comm = host_comm(h, de->d_name)) == NULL)
 			continue; /* it ended meanwhile */
-		rc = fn(atoi(de->d_name), comm, arg);
-		free(comm);
+		h->procs =
+		    xreallocarray(h->procs, h->nprocs + 1, sizeof *h->procs);
+		h->procs[h->nprocs].pid = atoi(de->d_name);
+		h->procs[h->nprocs].comm = comm;
+		h->nprocs++;
 	}
 	closedir(d);
+	h->procs_read = 1;
+	return 0;
+}
+
+int
+host_each_process(
+    struct host *h, int (*fn)(int, const char *, void *), void *arg)
+{
+	size_t i;
+
+	if (host_read_processes(h) == -1)
+		return -1;
+	for (i = 0; i < h->nprocs; i++) {
+		if (fn(h->procs[i].pid, h->procs[i].comm, arg) != 0)
+			break;
+	}
 	return 0;
 }
 
@@ -613,59 +645,49 @@ struct host_packages *
 host_packages_load(const struct host *h)
 {
 	struct host_packages *p;
-	char *cause = NULL, *text, *para, *next, *pkg, *end;
-	const char *status;
+	char *cause = NULL;
 
 	p = xcalloc(1, sizeof *p);
-	if ((text = host_read(h, "/var/lib/dpkg/status", &cause)) == NULL) {
+	if ((p->text = host_read(h, "/var/lib/dpkg/status", &cause)) == NULL)
 		free(cause);
-		return p;
-	}
-	for (para = text; para != NULL && *para != '\0'; para = next) {
-		if ((next = strstr(para, "\n\n")) != NULL) {
-			*next = '\0';
-			next += 2;
-		}
-		if (strncmp(para, "Package: ", 9) == 0)
-			pkg = para + 9;
-		else if ((pkg = strstr(para, "\nPackage: ")) != NULL)
-			pkg += 10;
-		else
-			continue;
-		status = host_find_key(para, "Status", ':');
-		if (status == NULL ||
-		    strncmp(status, " install ok installed", 21) != 0)
-			continue;
-		end = pkg + strcspn(pkg, "\n");
-		p->names = xreallocarray(p->names, p->n + 1, sizeof *p->names);
-		p->names[p->n++] = xstrndup(pkg, (size_t)(end - pkg));
-	}
-	free(text);
 	return p;
 }
 
+/*
+ * Finds the stanza of one package and reads its Status line; only a few
+ * names are ever asked for, so the database is searched, not indexed.
+ */
 int
 host_package_installed(const struct host_packages *p, const char *name)
 {
-	size_t i;
+	const char *at, *end, *status;
+	char *want;
+	int found = 0;
 
-	for (i = 0; i < p->n; i++) {
-		if (strcmp(p->names[i], name) == 0)
-			return 1;
+	if (p->text == NULL)
+		return 0;
+	want = xasprintf("Package: %s\n", name);
+	for (at = p->text; (at = strstr(at, want)) != NULL; at++) {
+		if (at != p->text && at[-1] != '\n')
+			continue;
+		if ((end = strstr(at, "\n\n")) == NULL)
+			end = at + strlen(at);
+		status = strstr(at, "\nStatus: ");
+		if (status != NULL && status < end &&
+		    strncmp(status + 8, " install ok installed", 21) == 0)
+			found = 1;
+		break;
 	}
-	return 0;
+	free(want);
+	return found;
 }
 
 void
 host_packages_free(struct host_packages *p)
 {
-	size_t i;
-
 	if (p == NULL)
 		return;
-	for (i = 0; i < p->n; i++)
-		free(p->names[i]);
-	free(p->names);
+	free(p->text);
 	free(p);
 }
 

@@ -90,9 +90,12 @@ int host_listeners(
  */
 int host_socket_owner(const struct host *, uint64_t inode, char **name);
 
-/* Calls fn for every process with its pid and comm; stops when fn != 0. */
-int host_each_process(const struct host *,
-    int (*fn)(int pid, const char *comm, void *), void *arg);
+/*
+ * Calls fn for every process with its pid and name; stops when fn != 0.
+ * The list is read on the first call and kept for the host's lifetime.
+ */
+int host_each_process(
+    struct host *, int (*fn)(int pid, const char *comm, void *), void *arg);
 
 /* "Status: install ok installed" for a package in the dpkg database. */
 struct host_packages;
