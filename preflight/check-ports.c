@@ -135,8 +135,9 @@ pf_bind_parse(const char *s, struct pf_bind *b)
 
 /*
  * Would binding b collide with listener l? A wildcard on either side
- * collides with everything on the port; an IPv6 wildcard is counted as
- * dual-stack, since /proc does not say whether it is IPV6_V6ONLY.
+ * collides with everything on the port.
+ * XXX an IPv6 wildcard counts as dual-stack: /proc does not say whether it
+ * is IPV6_V6ONLY, and a false alarm is cheaper than a failed start.
  */
 static int
 pf_collides(const struct pf_bind *b, const struct host_listener *l)

@@ -560,6 +560,10 @@ host_pid_has_socket(const char *fddir, const char *want)
 	return found;
 }
 
+/*
+ * XXX without root, other users' /proc/PID/fd cannot be read, so their
+ * sockets have no visible owner (the caller says so).
+ */
 int
 host_socket_owner(const struct host *h, uint64_t inode, char **name)
 {
