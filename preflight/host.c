@@ -533,28 +533,47 @@ host_comm(const struct host *h, const char *pid)
 	return comm;
 }
 
-/* Returns 1 when a process has a descriptor open on the socket. */
-static int
-host_pid_has_socket(const char *fddir, const char *want)
+/* Matches a process's descriptors against the sockets still unowned. */
+static size_t
+host_match_fds(const struct host *h, const char *pidname,
+    const uint64_t *inodes, size_t n, int *pids, char **names)
 {
 	struct dirent *fe;
-	char link[64], *p;
+	char *fddir, *p, link[64];
+	unsigned long long inode;
+	size_t i, found = 0;
 	ssize_t len;
-	int found = 0;
 	DIR *d;
 
-	if ((d = opendir(fddir)) == NULL)
+	fddir = host_path(h, "/proc");
+	p = xasprintf("%s/%s/fd", fddir, pidname);
+	free(fddir);
+	d = opendir(p);
+	free(p);
+	if (d == NULL)
 		return 0;
-	while (!found && (fe = readdir(d)) != NULL) {
+	while ((fe = readdir(d)) != NULL) {
 		if (fe->d_name[0] == '.')
 			continue;
-		p = xasprintf("%s/%s", fddir, fe->d_name);
-		len = readlink(p, link, sizeof link - 1);
+		p = xasprintf("/proc/%s/fd/%s", pidname, fe->d_name);
+		fddir = host_path(h, p);
 		free(p);
+		len = readlink(fddir, link, sizeof link - 1);
+		free(fddir);
 		if (len <= 0)
 			continue;
 		link[len] = '\0';
-		found = strcmp(link, want) == 0;
+		if (strncmp(link, "socket:[", 8) != 0 ||
+		    sscanf(link + 8, "%llu", &inode) != 1)
+			continue;
+		for (i = 0; i < n; i++) {
+			if (inodes[i] != inode || pids[i] != 0)
+				continue;
+			pids[i] = atoi(pidname);
+			if ((names[i] = host_comm(h, pidname)) == NULL)
+				names[i] = xstrdup("?");
+			found++;
+		}
 	}
 	closedir(d);
 	return found;
@@ -565,38 +584,31 @@ host_pid_has_socket(const char *fddir, const char *want)
  * sockets have no visible owner (the caller says so).
  */
 int
-host_socket_owner(const struct host *h, uint64_t inode, char **name)
+host_socket_owners(const struct host *h, const uint64_t *inodes, size_t n,
+    int *pids, char **names)
 {
 	struct dirent *de;
-	char *proc, *fddir, want[48];
-	int pid = -1;
+	size_t left = n;
+	char *proc;
 	DIR *d;
 
-	*name = NULL;
-	snprintf(want, sizeof want, "socket:[%llu]", (unsigned long long)inode);
+	memset(pids, 0, n * sizeof *pids);
+	memset(names, 0, n * sizeof *names);
+	if (n == 0)
+		return 0;
 	proc = host_path(h, "/proc");
-	if ((d = opendir(proc)) == NULL) {
-		free(proc);
+	d = opendir(proc);
+	free(proc);
+	if (d == NULL)
 		return -1;
-	}
-	pid = 0;
-	while ((de = readdir(d)) != NULL) {
-		if (!host_is_pid(de->d_name))
-			continue;
-		fddir = xasprintf("%s/%s/fd", proc, de->d_name);
-		if (host_pid_has_socket(fddir, want)) {
-			pid = atoi(de->d_name);
-			*name = host_comm(h, de->d_name);
-			if (*name == NULL)
-				*name = xstrdup("?");
-			free(fddir);
-			break;
-		}
-		free(fddir);
+	/* One walk for every port, ended as soon as each has its holder. */
+	while (left > 0 && (de = readdir(d)) != NULL) {
+		if (host_is_pid(de->d_name))
+			left -= host_match_fds(
+			    h, de->d_name, inodes, n, pids, names);
 	}
 	closedir(d);
-	free(proc);
-	return pid;
+	return 0;
 }
 
 /* Reads every process's name once; later calls use the list. */

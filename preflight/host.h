@@ -84,11 +84,14 @@ struct host_listener {
 int host_listeners(
     const struct host *, struct host_listener **, size_t *n, char **cause);
 /*
- * Finds the process holding a socket inode through /proc/PID/fd. Returns
- * the pid and sets *name (allocated, from /proc/PID/comm), 0 when no
- * visible process holds it (another user's, without root), -1 on error.
+ * Finds the processes holding socket inodes through /proc/PID/fd, in one
+ * walk that ends when each has its holder. Sets pids[i] and names[i]
+ * (allocated, from /proc/PID/comm; the caller frees them), or 0 and NULL
+ * when no visible process holds inodes[i] (another user's, without
+ * root). Returns -1 when /proc cannot be read.
  */
-int host_socket_owner(const struct host *, uint64_t inode, char **name);
+int host_socket_owners(const struct host *, const uint64_t *inodes, size_t n,
+    int *pids, char **names);
 
 /*
  * Calls fn for every process with its pid and name; stops when fn != 0.
