@@ -191,6 +191,26 @@ def test_preflight_fixture_root_exit_code_follows_errors(chatstack, tmp_path):
     assert check(doc, "cpu.cores")["data"]["cores"] == 8
 
 
+def tree_state(root):
+    """Every path under root with its type, size, mode and mtime."""
+    state = {}
+    for p in sorted(root.rglob("*")):
+        st = p.lstat()
+        state[str(p.relative_to(root))] = (st.st_mode, st.st_size,
+                                           st.st_mtime_ns)
+    return state
+
+
+def test_preflight_changes_nothing_under_its_root(chatstack, tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(FIXTURE, root, symlinks=True)
+    before = tree_state(root)
+    time.sleep(0.01)
+    run(chatstack, "preflight", "--root", str(root))
+    run(chatstack, "preflight", "--json", "--root", str(root))
+    assert tree_state(root) == before
+
+
 def test_preflight_table_has_colour_only_on_a_terminal(chatstack, tmp_path):
     r = run(chatstack, "preflight", "--root", str(FIXTURE))
     assert "\033[" not in r.stdout
