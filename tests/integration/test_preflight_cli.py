@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -158,6 +159,33 @@ def test_preflight_waiver_turns_held_port_into_warning_with_reason(
     assert "WAIVED   ports.free" in r.stdout
     assert "waived: shared lab port (an error, shown as a warning)" \
         in r.stdout
+
+
+def test_preflight_as_a_user_says_root_is_needed_and_who_it_cannot_see(
+        chatstack, listener):
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to run as another user")
+    port, pid = listener
+    d = pathlib.Path(tempfile.mkdtemp(prefix="cs-preflight-"))
+    try:
+        d.chmod(0o755)
+        path = answers(d)
+        os.chown(path, 65534, 65534)
+        r = run("setpriv", "--reuid=65534", "--regid=65534",
+                "--clear-groups", chatstack, "preflight", "--json",
+                "--offline", "--answers", path)
+    finally:
+        shutil.rmtree(d)
+    assert r.returncode == 1, r.stderr
+    doc = json.loads(r.stdout)
+    c = check(doc, "privileges")
+    assert c["status"] == "error"
+    assert c["data"]["euid"] == 65534
+    c = check(doc, "ports.free")
+    assert c["status"] == "error"
+    assert c["message"] == \
+        f"{port}/tcp is held by a process this user cannot see"
+    assert "run preflight as root" in c["remedy"]
 
 
 def test_preflight_ports_free_once_the_listener_is_gone(chatstack, tmp_path):
