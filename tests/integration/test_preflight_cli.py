@@ -28,10 +28,10 @@ def run(*args, env=None, **kw):
                           env=e, timeout=60, **kw)
 
 
-def answers(tmp_path, waive=None, profile="small"):
+def answers(tmp_path, waive=None, profile="small", hostname="localhost"):
     text = f"""version: 1
 profile: {profile}
-hostname: localhost
+hostname: {hostname}
 bind_address: 127.0.0.1
 components:
   mariadb: {{ port: {BASE + 1} }}
@@ -278,3 +278,39 @@ def test_preflight_bad_answer_file_names_the_line(chatstack, tmp_path):
     r = run(chatstack, "preflight", "--answers", str(path))
     assert r.returncode == 1
     assert f"{path}:2:" in r.stderr
+
+
+def test_preflight_dns_lookup_that_never_answers_is_bounded(
+        chatstack, tmp_path):
+    """In a private network namespace (so port 53 is ours alone), a DNS
+    server that never answers: the look-up gives up after its bound and
+    the check says so, instead of hanging the install."""
+    for tool in ("unshare", "ip", "mount"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"'{tool}' is not installed")
+    if os.geteuid() != 0:
+        pytest.skip("needs root for a private network namespace")
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 127.0.0.1\noptions timeout:30 attempts:3\n")
+    path = answers(tmp_path, hostname="chat.example.test")
+    script = f"""
+set -e
+ip link set lo up
+mount --bind {resolv} /etc/resolv.conf
+/usr/bin/python3 -c '
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+time.sleep(60)' &
+sleep 0.3
+{chatstack} preflight --json --answers {path} || true
+kill $!
+"""
+    r = subprocess.run(["unshare", "-mn", "sh", "-c", script],
+                       capture_output=True, text=True, timeout=50)
+    doc = json.loads(r.stdout)
+    c = check(doc, "hostname.resolves")
+    assert c["status"] == "warning", c
+    assert c["message"] == \
+        "looking up 'chat.example.test' took longer than 3000 ms"
+    assert "/etc/resolv.conf" in c["remedy"]
