@@ -101,6 +101,46 @@ host_read(const struct host *h, const char *path, char **cause)
 	return data;
 }
 
+/* Length of a valid UTF-8 sequence at s, or 0. */
+static size_t
+host_utf8_len(const unsigned char *s)
+{
+	size_t n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	}
+	return n;
+}
+
+char *
+host_clean(char *s)
+{
+	unsigned char *p;
+	size_t n;
+
+	if (s == NULL)
+		return NULL;
+	for (p = (unsigned char *)s; *p != '\0'; p += n) {
+		if ((n = host_utf8_len(p)) == 0 || *p < 0x20 || *p == 0x7f) {
+			*p = '?';
+			n = 1;
+		}
+	}
+	return s;
+}
+
 char *
 host_read_line(const struct host *h, const char *path)
 {
@@ -111,7 +151,7 @@ host_read_line(const struct host *h, const char *path)
 		return NULL;
 	}
 	data[strcspn(data, "\n")] = '\0';
-	return data;
+	return host_clean(data);
 }
 
 int
@@ -282,7 +322,7 @@ host_os_release(const struct host *h, const char *key)
 			v++;
 			len -= 2;
 		}
-		value = xstrndup(v, len);
+		value = host_clean(xstrndup(v, len));
 	}
 	free(text);
 	return value;
@@ -527,7 +567,7 @@ host_comm(const struct host *h, const char *pid)
 	base = strrchr(cmd, '/') != NULL ? strrchr(cmd, '/') + 1 : cmd;
 	if (strncmp(base, comm, 15) == 0 && strlen(base) > 15) {
 		free(comm);
-		comm = xstrdup(base);
+		comm = host_clean(xstrdup(base));
 	}
 	free(cmd);
 	return comm;
@@ -968,8 +1008,8 @@ host_mount_for(
 		found = 1;
 		free(*mountpoint);
 		free(*options);
-		*mountpoint = xstrdup(mnt);
-		*options = xstrdup(opts);
+		*mountpoint = host_clean(xstrdup(mnt));
+		*options = host_clean(xstrdup(opts));
 	}
 	free(text);
 	return found ? 0 : -1;

@@ -34,6 +34,12 @@ char *host_read(const struct host *, const char *path, char **cause);
 /* Reads the first line of a file, without its newline; NULL if none. */
 char *host_read_line(const struct host *, const char *path);
 int host_exists(const struct host *, const char *path);
+/*
+ * Makes text from the host (a process name, an os-release value, a mount
+ * point) safe for a terminal and for JSON, in place: control characters
+ * and bytes that are not UTF-8 become '?'. Returns s.
+ */
+char *host_clean(char *s);
 
 /* A "Key:   value kB" line of /proc/meminfo, in bytes; -1 when missing. */
 int host_meminfo(const struct host *, const char *key, uint64_t *bytes);

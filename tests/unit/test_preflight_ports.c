@@ -155,6 +155,29 @@ test_preflight_ports_free_gives_a_cut_process_name_in_full(void **state)
 }
 
 static void
+test_preflight_ports_free_cleans_a_hostile_process_name(void **state)
+{
+	struct preflight_report *rep;
+	const struct preflight_result *r;
+	json_t *doc, *p;
+
+	(void)state;
+	/* A process may name itself with escape codes and broken UTF-8. */
+	fx_listen4(LO4, 3306, 4242);
+	fx_process(812, "\033[2Jevil\xff\xfe", 4242);
+	rep = fx_run(fx_answers(), -1);
+	r = preflight_report_find(rep, "ports.free");
+	assert_string_equal(
+	    r->message, "3306/tcp is held by ?[2Jevil?? (pid 812)");
+	doc = preflight_report_json(rep);
+	p = json_array_get(json_object_get(r->data, "ports"), 0);
+	assert_string_equal(
+	    json_string_value(json_object_get(p, "process")), "?[2Jevil??");
+	json_decref(doc);
+	preflight_report_free(rep);
+}
+
+static void
 test_preflight_ports_free_ignores_other_addresses(void **state)
 {
 	(void)state;
@@ -277,6 +300,9 @@ main(void)
 		fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_preflight_ports_free_gives_a_cut_process_name_in_full,
+		fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_preflight_ports_free_cleans_a_hostile_process_name,
 		fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_preflight_ports_free_ignores_other_addresses, fx_setup,
