@@ -135,9 +135,11 @@ pf_bind_parse(const char *s, struct pf_bind *b)
 
 /*
  * Would binding b collide with listener l? A wildcard on either side
- * collides with everything on the port.
- * XXX an IPv6 wildcard counts as dual-stack: /proc does not say whether it
- * is IPV6_V6ONLY, and a false alarm is cheaper than a failed start.
+ * collides with everything on the port, except that an IPv6 wildcard
+ * known to be IPV6_V6ONLY leaves IPv4 alone.
+ * XXX when that is unknown (fixture roots, /proc/net/tcp6) an IPv6
+ * wildcard counts as dual-stack: a false alarm is cheaper than a failed
+ * start.
  */
 static int
 pf_collides(const struct pf_bind *b, const struct host_listener *l)
@@ -150,7 +152,7 @@ pf_collides(const struct pf_bind *b, const struct host_listener *l)
 	if (l->family == AF_INET && pf_is_zero(l->addr, 4))
 		return 1;
 	if (l->family == AF_INET6 && pf_is_zero(l->addr, 16))
-		return 1;
+		return b->family != AF_INET || l->v6only != 1;
 	if (b->family == l->family)
 		return memcmp(b->addr, l->addr,
 			   b->family == AF_INET ? 4 : 16) == 0;

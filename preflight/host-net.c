@@ -7,6 +7,7 @@
 
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 
 #include <arpa/inet.h>
@@ -68,6 +69,7 @@ host_parse_tcp(
 		l.family = family;
 		l.port = (int)port;
 		l.inode = inode;
+		l.v6only = -1; /* /proc does not say */
 		for (i = 0; i < hexlen / 8; i++) {
 			if (host_hex_word(local + i * 8, l.addr + i * 4) == -1)
 				goto next;
@@ -78,6 +80,22 @@ host_parse_tcp(
 		line = strchr(line, '\n');
 	}
 	return 0;
+}
+
+/* The IPV6_V6ONLY flag the kernel attaches to an IPv6 socket; -1: none. */
+static int
+host_diag_v6only(const struct nlmsghdr *nh, const struct inet_diag_msg *m)
+{
+	const struct rtattr *a;
+	int len;
+
+	a = (const struct rtattr *)((const char *)m + NLMSG_ALIGN(sizeof *m));
+	len = (int)nh->nlmsg_len - (int)NLMSG_LENGTH(NLMSG_ALIGN(sizeof *m));
+	for (; RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		if (a->rta_type == INET_DIAG_SKV6ONLY && RTA_PAYLOAD(a) >= 1)
+			return *(const uint8_t *)RTA_DATA(a) != 0;
+	}
+	return -1;
 }
 
 /*
@@ -142,6 +160,7 @@ host_listeners_diag(int family, struct host_listener **list, size_t *n)
 			    family == AF_INET ? 4 : 16);
 			l.port = ntohs(m->id.idiag_sport);
 			l.inode = m->idiag_inode;
+			l.v6only = host_diag_v6only(nh, m);
 			*list = xreallocarray(*list, *n + 1, sizeof **list);
 			(*list)[(*n)++] = l;
 		}

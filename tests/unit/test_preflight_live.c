@@ -103,6 +103,74 @@ test_preflight_live_listener_found_by_sock_diag_and_by_proc(void **state)
 	close(fd);
 }
 
+/* Listens on [::]:port in the range, v6only or dual-stack. */
+static int
+listen6_in_range(int v6only, int *port)
+{
+	struct sockaddr_in6 sin6;
+	int fd, p;
+
+	for (p = LIVE_PORT_FIRST; p <= LIVE_PORT_LAST; p++) {
+		if ((fd = socket(AF_INET6, SOCK_STREAM, 0)) == -1)
+			return -1;
+		(void)setsockopt(
+		    fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+		memset(&sin6, 0, sizeof sin6);
+		sin6.sin6_family = AF_INET6;
+		sin6.sin6_port = htons((uint16_t)p);
+		if (bind(fd, (struct sockaddr *)&sin6, sizeof sin6) == 0 &&
+		    listen(fd, 1) == 0) {
+			*port = p;
+			return fd;
+		}
+		close(fd);
+	}
+	return -1;
+}
+
+static int
+v6only_of(struct host *h, int port)
+{
+	struct host_listener *ls;
+	char *cause = NULL;
+	size_t n, i;
+	int v = -2;
+
+	if (host_listeners(h, &ls, &n, &cause) == -1) {
+		free(cause);
+		return -2;
+	}
+	for (i = 0; i < n; i++) {
+		if (ls[i].family == AF_INET6 && ls[i].port == port)
+			v = ls[i].v6only;
+	}
+	free(ls);
+	return v;
+}
+
+static void
+test_preflight_live_sock_diag_tells_v6only_from_dual_stack(void **state)
+{
+	struct host *live;
+	int fd, port;
+
+	(void)state;
+	live = host_open("/");
+	if ((fd = listen6_in_range(1, &port)) == -1) {
+		host_free(live);
+		skip();
+	}
+	assert_int_equal(v6only_of(live, port), 1);
+	close(fd);
+	if ((fd = listen6_in_range(0, &port)) == -1) {
+		host_free(live);
+		skip();
+	}
+	assert_int_equal(v6only_of(live, port), 0);
+	close(fd);
+	host_free(live);
+}
+
 static void
 test_preflight_live_holder_is_this_process(void **state)
 {
@@ -132,6 +200,8 @@ main(void)
 		test_preflight_live_listener_found_by_sock_diag_and_by_proc,
 		fx_setup, fx_teardown),
 	    cmocka_unit_test(test_preflight_live_holder_is_this_process),
+	    cmocka_unit_test(
+		test_preflight_live_sock_diag_tells_v6only_from_dual_stack),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
