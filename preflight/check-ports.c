@@ -206,7 +206,7 @@ pf_check_ports_free(struct preflight_ctx *ctx, struct preflight_result *r)
 	int pids[PF_MAX_PORTS];
 	size_t hit[PF_MAX_PORTS];
 	const char *bind_text;
-	size_t nports, nls = 0, i, j, k, nhit = 0, nheld = 0;
+	size_t nports, nls = 0, i, j, k, nhit = 0, nheld = 0, nowned = 0;
 	json_t *list, *item;
 	int pid, first = 1, ok;
 
@@ -286,8 +286,10 @@ pf_check_ports_free(struct preflight_ctx *ctx, struct preflight_result *r)
 		    pf_proc_listed(p->procs, name);
 		json_object_set_new(item, "owned", json_boolean(ok));
 		json_array_append_new(list, item);
-		if (ok)
+		if (ok) {
+			nowned++;
 			continue;
+		}
 		nheld++;
 		buf_printf(&short_held, "%s%d by %s",
 		    short_held.len > 0 ? ", " : "", p->port,
@@ -315,6 +317,15 @@ pf_check_ports_free(struct preflight_ctx *ctx, struct preflight_result *r)
 		}
 	}
 	pf_data(r, "ports", list);
+	if (nheld == 0 && nowned > 0) {
+		pf_measured(r, "%zu free, %zu held by chatstack's own services",
+		    nports - nowned, nowned);
+		pf_status(r, PREFLIGHT_PASS,
+		    "every port is free or held by the service chatstack "
+		    "installed for it (%zu)",
+		    nowned);
+		goto out;
+	}
 	if (nheld == 0) {
 		pf_measured(r, "all %zu free", nports);
 		pf_status(r, PREFLIGHT_PASS, "all %zu ports are free", nports);
