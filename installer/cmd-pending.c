@@ -20,13 +20,6 @@ const struct cmd_entry cmd_plan_entry = {
     .exec = cmd_pending_exec,
 };
 
-const struct cmd_entry cmd_preflight_entry = {
-    .name = "preflight",
-    .args = "[--answers FILE] [--json] [--profile P]",
-    .summary = "Check this host before anything changes.",
-    .exec = cmd_pending_exec,
-};
-
 const struct cmd_entry cmd_install_entry = {
     .name = "install",
     .args = "[--answers FILE] [--yes]",
