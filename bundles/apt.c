@@ -56,6 +56,8 @@ apt_run(const char *work, const char *const *args, int timeout_ms, char **cause)
 	argv[n++] = xstrdup("-oAPT::Sandbox::User=root");
 	argv[n++] = xstrdup("-oAcquire::http::Proxy=false");
 	argv[n++] = xstrdup("-oDpkg::Use-Pty=false");
+	/* Wait for a running unattended-upgrades rather than fail. */
+	argv[n++] = xstrdup("-oDPkg::Lock::Timeout=300");
 	for (i = 0; args[i] != NULL; i++)
 		argv[n++] = xstrdup(args[i]);
 	sp.argv = argv;
