@@ -54,7 +54,8 @@ apt_error_line(const struct buf *out)
 
 /* Runs apt-get with the options that pin it to the bundle's repository. */
 static int
-apt_run(const char *work, const char *const *args, int timeout_ms, char **cause)
+apt_run(const char *work, const char *component, const char *const *args,
+    int timeout_ms, char **cause)
 {
 	struct spawn sp = {0};
 	char **argv, *desc, *err, *esc;
