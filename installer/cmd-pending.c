@@ -20,13 +20,6 @@ const struct cmd_entry cmd_plan_entry = {
     .exec = cmd_pending_exec,
 };
 
-const struct cmd_entry cmd_preflight_entry = {
-    .name = "preflight",
-    .args = "[--answers FILE] [--json] [--profile P]",
-    .summary = "Check this host before anything changes.",
-    .exec = cmd_pending_exec,
-};
-
 const struct cmd_entry cmd_install_entry = {
     .name = "install",
     .args = "[--answers FILE] [--yes]",
@@ -38,13 +31,6 @@ const struct cmd_entry cmd_status_entry = {
     .name = "status",
     .args = "",
     .summary = "Show each component's state, version and health.",
-    .exec = cmd_pending_exec,
-};
-
-const struct cmd_entry cmd_bundle_entry = {
-    .name = "bundle",
-    .args = "keygen|verify|list|extract ...",
-    .summary = "Create keys for, verify, list and extract signed bundles.",
     .exec = cmd_pending_exec,
 };
 
