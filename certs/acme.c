@@ -248,18 +248,19 @@ acme_jws(struct signer *s, const char *url, const char *nonce, const char *kid,
 	return jws;
 }
 
+/* Is the current reply a problem document of this type? */
 static int
-acme_is_bad_nonce(struct acme *a)
+acme_reply_is(struct acme *a, const char *type)
 {
 	struct acme_problem p;
-	int bad;
+	int is;
 
-	if (a->reply.status != 400 ||
+	if (a->reply.status < 400 ||
 	    acme_problem_parse(a->reply.body.data, a->reply.body.len, &p) == -1)
 		return 0;
-	bad = strcmp(p.type, "badNonce") == 0;
+	is = strcmp(p.type, type) == 0;
 	acme_problem_free(&p);
-	return bad;
+	return is;
 }
 
 /*
@@ -298,7 +299,7 @@ acme_post(struct acme *a, const char *url, json_t *payload, const char *accept,
 			return -1;
 		}
 		free(body);
-		if (!acme_is_bad_nonce(a))
+		if (!acme_reply_is(a, "badNonce"))
 			break;
 		log_debug("the CA refused a nonce (badNonce), retrying");
 	}
@@ -368,9 +369,8 @@ acme_account(struct acme *a, char **cause)
 		a->kid = xstrdup(a->reply.location);
 		return 0;
 	}
-	if (rc == -1 && a->reply.status != 400) {
+	if (rc == -1 && !acme_reply_is(a, "accountDoesNotExist"))
 		return -1;
-	}
 	free(*cause);
 	*cause = NULL;
 
