@@ -16,15 +16,6 @@
 #include "spawn.h"
 #include "xmalloc.h"
 
-/*
- * XXX the answers loader is written on another branch; until it is linked
- * in, --answers says so and the settings come from options.
- */
-#pragma weak answers_load
-#pragma weak answers_free
-#pragma weak answers_errors_free
-#pragma weak answers_error_string
-
 #define CERTS_ANSWERS_DEFAULT "/etc/chatstack/answers.yaml"
 #define CERTS_MAX_LIST 64
 
@@ -294,13 +285,6 @@ cmd_certs_ensure_exec(int argc, char **argv)
 		return rc;
 	a = &args.a;
 	if (args.answers != NULL) {
-		if (answers_load == NULL) {
-			fprintf(stderr,
-			    "chatstack certs ensure: this build cannot read "
-			    "answer files yet; give the settings as options "
-			    "(see --help)\n");
-			return EXIT_USAGE;
-		}
 		memset(&errs, 0, sizeof errs);
 		if ((loaded = answers_load(args.answers, &errs)) == NULL) {
 			for (i = 0; i < errs.n; i++) {
