@@ -310,25 +310,33 @@ acme_post(struct acme *a, const char *url, json_t *payload, const char *accept,
 }
 
 static void
-acme_sleep(time_t seconds)
+acme_sleep_ms(long ms)
 {
-	struct timespec ts = {seconds, 0};
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
 }
 
-/* How long to wait before poll number try. */
-static time_t
+/*
+ * How long to wait before poll number try, in milliseconds: what the
+ * CA's Retry-After said (at most ACME_POLL_MAX_WAIT seconds), else 250 ms
+ * doubling up to 3 s, so that a quick CA is not kept waiting.
+ */
+static long
 acme_poll_wait(struct acme *a, int try)
 {
-	time_t wait, now = time(NULL);
+	time_t now = time(NULL);
+	long wait;
 
-	if (a->reply.retry_after > now)
-		wait = a->reply.retry_after - now;
-	else
-		wait = try < 5 ? 1 : 3;
-	return wait > ACME_POLL_MAX_WAIT ? ACME_POLL_MAX_WAIT : wait;
+	if (a->reply.retry_after > now) {
+		wait = (long)(a->reply.retry_after - now);
+		if (wait > ACME_POLL_MAX_WAIT)
+			wait = ACME_POLL_MAX_WAIT;
+		return wait * 1000;
+	}
+	wait = 250L << (try < 4 ? try : 4);
+	return wait > 3000 ? 3000 : wait;
 }
 
 static int
@@ -614,7 +622,7 @@ acme_validate(struct acme *a, struct acme_challenges *c, char **cause)
 				    c->names[i]);
 				return -1;
 			}
-			acme_sleep(acme_poll_wait(a, try));
+			acme_sleep_ms(acme_poll_wait(a, try));
 		}
 		log_info("the CA validated '%s'", c->names[i]);
 	}
@@ -644,7 +652,7 @@ acme_poll_order(struct acme *a, const char *url, const char *want,
 			    o->status);
 			return -1;
 		}
-		acme_sleep(acme_poll_wait(a, try));
+		acme_sleep_ms(acme_poll_wait(a, try));
 		if (acme_post(a, url, NULL, NULL, cause) == -1)
 			return -1;
 		acme_order_free(o);
