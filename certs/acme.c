@@ -71,6 +71,20 @@ acme_body_cb(char *data, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+time_t
+acme_retry_after(const char *v, time_t now)
+{
+	time_t t;
+
+	if (*v != '\0' && strspn(v, "0123456789") == strlen(v)) {
+		if (strlen(v) > 9)
+			return 0;
+		return now + (time_t)strtol(v, NULL, 10);
+	}
+	t = curl_getdate(v, NULL);
+	return t > 0 ? t : 0;
+}
+
 /* Returns the value of header name in line, trimmed, or NULL. */
 static char *
 acme_header(const char *line, size_t len, const char *name)
@@ -107,12 +121,7 @@ acme_header_cb(char *data, size_t size, size_t n, void *arg)
 		free(r->content_type);
 		r->content_type = v;
 	} else if ((v = acme_header(data, len, "Retry-After")) != NULL) {
-		if (strspn(v, "0123456789") == strlen(v) && *v != '\0')
-			r->retry_after = time(NULL) + strtol(v, NULL, 10);
-		else
-			r->retry_after = curl_getdate(v, NULL);
-		if (r->retry_after < 0)
-			r->retry_after = 0;
+		r->retry_after = acme_retry_after(v, time(NULL));
 		free(v);
 	}
 	return len;

@@ -59,5 +59,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		acme_authz_free(&a);
 	}
 	free(cause);
+
+	s = malloc(len + 1);
+	memcpy(s, data, len);
+	s[len] = '\0';
+	(void)acme_retry_after(s, 0);
+	free(s);
 	return 0;
 }

@@ -272,6 +272,18 @@ test_order_parse_reads_authorizations_and_error(void **state)
 	free(cause);
 }
 
+static void
+test_retry_after_takes_seconds_and_dates(void **state)
+{
+	(void)state;
+	assert_int_equal(acme_retry_after("120", 1000), 1120);
+	assert_int_equal(
+	    acme_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 0), 1445412480);
+	assert_int_equal(acme_retry_after("soon", 1000), 0);
+	assert_int_equal(acme_retry_after("", 1000), 0);
+	assert_int_equal(acme_retry_after("99999999999999999999", 1000), 0);
+}
+
 int
 main(void)
 {
@@ -289,6 +301,7 @@ main(void)
 	    cmocka_unit_test(test_directory_parse_reads_urls_and_eab_flag),
 	    cmocka_unit_test(test_authz_parse_picks_http01_and_checks_token),
 	    cmocka_unit_test(test_order_parse_reads_authorizations_and_error),
+	    cmocka_unit_test(test_retry_after_takes_seconds_and_dates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
