@@ -1,6 +1,7 @@
 """The renewal service and timer templates render to units that systemd
-accepts. The renderer is installer/template.c's; until it is linked into a
-command, this test renders the two syntax forms these templates use."""
+accepts. tests/unit/test_certs_templates.c renders them with the real
+renderer; here the two tag forms they use are substituted so that
+systemd-analyze can check the result."""
 import pathlib
 import re
 import shutil
@@ -28,12 +29,12 @@ def render(text, variables):
 
 @pytest.fixture
 def units(tmp_path, chatstack):
-    tls = tmp_path / "tls"
-    logs = tmp_path / "log"
-    tls.mkdir()
-    logs.mkdir()
-    variables = {"paths": {"chatstack": chatstack, "tls_dir": str(tls),
-                           "log_dir": str(logs)}}
+    prefix = tmp_path / "opt"
+    (prefix / "bin").mkdir(parents=True)
+    (prefix / "bin" / "chatstack").symlink_to(chatstack)
+    (tmp_path / "etc" / "tls").mkdir(parents=True)
+    variables = {"paths": {"prefix": str(prefix),
+                           "etc": str(tmp_path / "etc")}}
     for name in ("chatstack-renew.service", "chatstack-renew.timer"):
         (tmp_path / name).write_text(
             render((TEMPLATES / name).read_text(), variables))
