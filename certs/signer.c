@@ -312,6 +312,11 @@ signer_child(int fd)
 
 	memset(&keys, 0, sizeof keys);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* No core dump or ptrace of the keys; no descriptor but its own. */
+	prctl(PR_SET_DUMPABLE, 0);
+	if (fd > 3)
+		close_range(3, (unsigned)fd - 1, 0);
+	close_range((unsigned)fd + 1, ~0U, 0);
 	while ((req = signer_receive(fd)) != NULL) {
 		resp = signer_handle(&keys, req);
 		json_decref(req);
