@@ -303,3 +303,15 @@ def test_certs_bad_answer_file_names_the_place(chatstack, tmp_path):
             "--tls-dir", tmp_path / "tls")
     assert r.returncode == 1
     assert "site.yaml:4" in r.stderr
+
+
+def test_certs_second_run_at_once_is_refused(chatstack, tmp_path):
+    import fcntl
+    tls = tmp_path / "tls"
+    tls.mkdir()
+    with open(tls / ".certs.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        r = selfsigned(chatstack, tls, "--address", "192.0.2.10")
+    assert r.returncode == 1
+    assert "another chatstack run is changing the certificates" in r.stdout
+    assert not (tls / "fullchain.pem").exists()
