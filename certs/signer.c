@@ -54,8 +54,8 @@ signer_do_hello(struct signer_keys *k, json_t *req)
 	int created;
 
 	path = json_string_value(json_object_get(req, "path"));
-	if (path == NULL)
-		return signer_error(xstrdup("no account key path"));
+	if (path == NULL || k->account != NULL)
+		return signer_error(xstrdup("the account key is loaded once"));
 	k->account =
 	    pki_key_load_or_create(path, PKI_KEY_EC256, &created, &cause);
 	if (k->account == NULL)

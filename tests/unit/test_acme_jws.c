@@ -260,7 +260,7 @@ test_jws_account_key_is_made_once_and_private(void **state)
 	/* A key others can read is refused, not used. */
 	assert_int_equal(chmod(keypath, 0644), 0);
 	assert_null(signer_open(SIGNER_LOCAL, keypath, NULL, &cause));
-	assert_non_null(strstr(cause, "readable by others"));
+	assert_non_null(strstr(cause, "open to group or others"));
 	free(cause);
 	assert_int_equal(chmod(keypath, 0600), 0);
 }
