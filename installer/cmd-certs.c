@@ -411,6 +411,10 @@ cmd_certs_print_status(json_t *st)
 		    json_is_true(json_object_get(st, "due")) ? "due now"
 							     : "not due",
 		    s);
+	else if ((s = json_string_value(json_object_get(st, "mode"))) != NULL &&
+	    strcmp(s, "provided") == 0)
+		printf("renewal:        yours: put new files in place before "
+		       "it expires, then run 'chatstack certs renew'\n");
 	last = json_object_get(st, "last_renewal");
 	if (json_is_object(last))
 		printf("last renewal:   %s, %s: %s\n",

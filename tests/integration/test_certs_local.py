@@ -109,6 +109,7 @@ def test_certs_provided_good_files_are_installed(chatstack, tmp_path, ca):
     st = run(chatstack, "certs", "status", "--tls-dir", tls)
     assert "mode:           provided" in st.stdout
     assert "operator test root" in st.stdout
+    assert "renewal:        yours" in st.stdout
 
 
 def refused(chatstack, tmp_path, src, **kw):
