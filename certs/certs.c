@@ -819,17 +819,49 @@ certs_record_renewal(const char *dir, int ok, int changed, const char *msg)
 	buf_free(&b);
 }
 
+/* How challenges were answered last time, unless opts say otherwise. */
+static void
+certs_config_keep_challenge(
+    const char *dir, const struct certs_opts *o, struct certs_config *c)
+{
+	struct certs_config old;
+	char *cause = NULL;
+
+	if (certs_config_load(dir, &old, &cause) == -1) {
+		free(cause);
+		return;
+	}
+	if (o->webroot == NULL && old.webroot != NULL) {
+		free(c->webroot);
+		c->webroot = xstrdup(old.webroot);
+	}
+	if (o->challenge_address == NULL && old.challenge_address != NULL) {
+		free(c->challenge_address);
+		c->challenge_address = xstrdup(old.challenge_address);
+	}
+	if (o->challenge_port <= 0)
+		c->challenge_port = old.challenge_port;
+	certs_config_free(&old);
+}
+
 int
-certs_renew(const struct certs_opts *o, struct certs_result *r, char **cause)
+certs_renew(const struct answers *a, const struct certs_opts *o,
+    struct certs_result *r, char **cause)
 {
 	const char *dir = certs_dir(o);
 	struct certs_config c;
 	int rc;
 
 	memset(r, 0, sizeof *r);
-	if (certs_config_load(dir, &c, cause) == -1)
-		return -1;
-	certs_config_override(&c, o);
+	if (a != NULL) {
+		if (certs_config_from_answers(a, o, &c, cause) == -1)
+			return -1;
+		certs_config_keep_challenge(dir, o, &c);
+	} else {
+		if (certs_config_load(dir, &c, cause) == -1)
+			return -1;
+		certs_config_override(&c, o);
+	}
 	rc = certs_apply(dir, &c, o, r, cause);
 	if (rc == 0 && !r->changed) {
 		free(r->message);

@@ -82,11 +82,13 @@ int certs_check(
 int certs_ensure(const struct answers *, const struct certs_opts *,
     struct certs_result *, char **cause);
 /*
- * Renews the certificate described by the TLS directory's certs.json when
- * a third of its lifetime is left (or opts->force); records the attempt
- * in renewal.json. Old files stay on failure.
+ * Renews the certificate when a third of its lifetime is left (or
+ * opts->force, or when it no longer fits the answers), as the answers say,
+ * or when answers is NULL as the TLS directory's certs.json says; records
+ * the attempt in renewal.json. Old files stay on failure.
  */
-int certs_renew(const struct certs_opts *, struct certs_result *, char **cause);
+int certs_renew(const struct answers *, const struct certs_opts *,
+    struct certs_result *, char **cause);
 /*
  * What `certs status` shows: mode, subject, issuer, names, validity,
  * renewal state, CA fingerprint. Caller decrefs.
