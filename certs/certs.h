@@ -37,6 +37,7 @@ struct answers;
 #define CERTS_ACCOUNT_KEY "account.key"
 #define CERTS_STATE "certs.json"
 #define CERTS_RENEWAL "renewal.json"
+#define CERTS_RELOAD_PENDING ".reload-pending" /* nginx has the old one */
 /* A provided certificate this close to expiry draws a warning. */
 #define CERTS_WARN_DAYS 14
 

@@ -2,11 +2,13 @@
  * chatstack certs status | renew | ensure: the TLS certificate outside
  * an install (certs/certs.h, docs/tls.md).
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../certs/certs.h"
 #include "answers.h"
@@ -358,6 +360,32 @@ cmd_certs_reload_nginx(char **cause)
 	return 0;
 }
 
+/*
+ * Reloads nginx when the certificate changed, or when an earlier reload
+ * for a changed certificate failed: a marker in the TLS directory remembers
+ * that until a reload succeeds.
+ */
+static int
+cmd_certs_reload(const char *dir, int changed, char **cause)
+{
+	char *marker;
+	int fd, rc = 0;
+
+	marker = xasprintf(
+	    "%s/%s", dir != NULL ? dir : CERTS_TLS_DIR, CERTS_RELOAD_PENDING);
+	if (changed) {
+		fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd != -1)
+			close(fd);
+	}
+	if (access(marker, F_OK) == 0) {
+		if ((rc = cmd_certs_reload_nginx(cause)) == 0)
+			unlink(marker);
+	}
+	free(marker);
+	return rc;
+}
+
 static int
 cmd_certs_renew_exec(int argc, char **argv)
 {
@@ -381,7 +409,8 @@ cmd_certs_renew_exec(int argc, char **argv)
 		event_step_failed("tls.renew", cause);
 		goto out;
 	}
-	if (r.changed && args.reload && cmd_certs_reload_nginx(&cause) == -1) {
+	if (args.reload &&
+	    cmd_certs_reload(args.opts.tls_dir, r.changed, &cause) == -1) {
 		event_step_failed("tls.renew", cause);
 		certs_result_free(&r);
 		goto out;
@@ -532,7 +561,8 @@ static const struct cmd_entry cmd_certs_renew_entry = {
 	    "  --answers FILE           the settings of this answer file\n"
 	    "  --force                  renew even when not due\n"
 	    "  --reload                 reload nginx when the certificate "
-	    "changed\n"
+	    "changed (or an\n"
+	    "                           earlier reload for it failed)\n"
 	    "  --webroot DIR            answer http-01 from files nginx "
 	    "serves\n"
 	    "  --responder              answer with the built-in responder\n"

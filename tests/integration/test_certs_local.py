@@ -351,3 +351,25 @@ def test_certs_status_and_renew_follow_the_answers(chatstack, tmp_path):
         [HOST, "www.example.com"]
     j = json.loads((tls / "renewal.json").read_text())
     assert j["ok"] is True and j["changed"] is True
+
+
+def test_certs_failed_nginx_reload_is_retried_next_time(chatstack, tmp_path):
+    if os.path.isdir("/run/systemd/system"):
+        pytest.skip("systemd runs here: the test would reload the real "
+                    "nginx")
+    tls = tmp_path / "tls"
+    assert selfsigned(chatstack, tls, "--address", "192.0.2.10") \
+        .returncode == 0
+    # systemctl cannot reload anything on a host without systemd.
+    r = run(chatstack, "certs", "renew", "--force", "--reload",
+            "--tls-dir", tls)
+    assert r.returncode == 1
+    assert "the certificate changed but nginx did not reload" in r.stdout
+    assert (tls / ".reload-pending").exists()
+    # Not due and unchanged, but nginx still has the old certificate.
+    r = run(chatstack, "certs", "renew", "--reload", "--tls-dir", tls)
+    assert r.returncode == 1
+    assert "nginx did not reload" in r.stdout
+    # Without --reload nothing is attempted.
+    r = run(chatstack, "certs", "renew", "--tls-dir", tls)
+    assert r.returncode == 0
