@@ -69,6 +69,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	free(cause);
 	cause = NULL;
 	if (acme_order_parse(body, len, &o, &cause) == 0) {
+		if (strspn(o.status, "abcdefghijklmnopqrstuvwxyz") !=
+		    strlen(o.status))
+			abort(); /* statuses are shown unescaped */
 		if (o.error.type != NULL) {
 			memset(&ctx, 0, sizeof ctx);
 			free(acme_problem_sentence(&o.error, &ctx));
