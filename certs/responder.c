@@ -139,6 +139,10 @@ responder_serve(int fd, char *const *tokens, char *const *answers, size_t n)
 	responder_reply(fd, 404, "");
 }
 
+/*
+ * XXX one connection at a time, each cut off after RESPONDER_READ_TIMEOUT:
+ * enough for a CA's validators, not for a flood while it runs.
+ */
 static __attribute__((noreturn)) void
 responder_child(int lfd, char *const *tokens, char *const *answers, size_t n)
 {
