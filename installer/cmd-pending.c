@@ -41,13 +41,6 @@ const struct cmd_entry cmd_verify_entry = {
     .exec = cmd_pending_exec,
 };
 
-const struct cmd_entry cmd_certs_entry = {
-    .name = "certs",
-    .args = "status|renew",
-    .summary = "Show and renew TLS certificates.",
-    .exec = cmd_pending_exec,
-};
-
 const struct cmd_entry cmd_uninstall_entry = {
     .name = "uninstall",
     .args = "[--purge] [--yes]",
