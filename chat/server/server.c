@@ -51,6 +51,7 @@ struct client {
 	char *query;
 	struct buf body;
 	int body_too_large;
+	int dispatched;
 	int resp_status, resp_phase, retry_after;
 	const char *resp_type;
 	char *resp;
@@ -318,8 +319,13 @@ http_done(struct op *op)
 static void
 http_dispatch(struct client *c)
 {
-	struct op *op = xcalloc(1, sizeof *op);
+	struct op *op;
 	json_error_t jerr;
+
+	if (c->dispatched)
+		return;
+	c->dispatched = 1;
+	op = xcalloc(1, sizeof *op);
 
 	op->id = c->op;
 	op->client = c;
@@ -768,7 +774,7 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		}
 		return http_begin(wsi, pss, in != NULL ? in : "/");
 	case LWS_CALLBACK_HTTP_BODY:
-		if (c == NULL || c->resp_phase != 0)
+		if (c == NULL || c->resp_phase != 0 || c->dispatched)
 			return 0;
 		if (c->body.len + len > (size_t)cfg.max_body_bytes)
 			c->body_too_large = 1;
@@ -776,7 +782,7 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			buf_add(&c->body, in, len);
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (c == NULL || c->resp_phase != 0)
+		if (c == NULL || c->resp_phase != 0 || c->dispatched)
 			return 0;
 		if (c->body_too_large)
 			http_error(c, 413, "too_large",

@@ -490,3 +490,29 @@ def befriend(chatd, a_token, b_user, b_token):
                              None, b_token)
     assert status == 200, body
     return body["conversation_id"]
+
+
+_instances = {}
+
+
+def instance(key, port, **overrides):
+    """A chatd instance started once per session under key."""
+    svc = services()
+    c = _instances.get(key)
+    if c is None or c.proc is None or c.proc.poll() is not None:
+        c = Chatd(svc, overrides.pop("instance_id", key), port, **overrides)
+        atexit.register(c.kill)
+        c.start()
+        _instances[key] = c
+    return c
+
+
+def shared_chatd():
+    return instance("1", 20081)
+
+
+def limited_chatd():
+    """An instance with small limits for the rate-limit tests."""
+    return instance("lim", 20089, register_rate=2, login_rate=3,
+                    send_rate=2, send_burst=3, send_queue_max=8,
+                    max_frame_bytes=4096, max_body_bytes=4096)
