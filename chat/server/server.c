@@ -135,14 +135,19 @@ client_close(struct client *c, int code, const char *reason)
 	lws_callback_on_writable(c->wsi);
 }
 
-int
-client_push(struct client *c, const char *text, size_t len)
+/*
+ * Queues a frame. Pushes (deliveries) count against send_queue_max;
+ * replies to the client's own frames do not, as one frame in flight per
+ * socket already bounds them.
+ */
+static int
+client_queue(struct client *c, const char *text, size_t len, int reply)
 {
 	struct outmsg *m;
 
 	if (c->wsi == NULL || c->close_code != 0)
 		return -1;
-	if (c->qlen >= cfg.send_queue_max) {
+	if (!reply && c->qlen >= cfg.send_queue_max) {
 		metrics.dropped_slow++;
 		log_info("dropping slow client of user %lld: send queue full",
 		    (long long)c->uid);
@@ -163,13 +168,19 @@ client_push(struct client *c, const char *text, size_t len)
 	return 0;
 }
 
+int
+client_push(struct client *c, const char *text, size_t len)
+{
+	return client_queue(c, text, len, 0);
+}
+
 static void
 client_push_json(struct client *c, json_t *frame)
 {
 	char *text = json_dumps(frame, JSON_COMPACT);
 
 	if (text != NULL) {
-		client_push(c, text, strlen(text));
+		client_queue(c, text, strlen(text), 1);
 		free(text);
 	}
 	json_decref(frame);

@@ -362,8 +362,12 @@ class WSClosed(Exception):
 class WSClient:
     """A small RFC 6455 client: masked text frames, close, ping."""
 
-    def __init__(self, port, path="/ws", timeout=10):
-        self.sock = socket.create_connection((HOST, port), timeout=timeout)
+    def __init__(self, port, path="/ws", timeout=10, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect((HOST, port))
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall((
             f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n"

@@ -1,7 +1,6 @@
 """chatd WebSocket protocol at /ws (docs/chat-api.md)."""
 
 import json
-import socket
 import time
 
 import pytest
@@ -247,7 +246,7 @@ def test_chatd_ws_presence_and_friend_events(chatd):
     assert body["friends"][0]["online"] is False
 
     status, body = chatd.api("POST", "/groups", {"name": "g",
-                                                 "member_ids": [b["id"]]},
+                                                 "member_ids": [a["id"]]},
                              tb)
     ev = wa.recv_until(of_type("event"))[-1]
     assert ev["kind"] == "group_created"
@@ -318,15 +317,14 @@ def test_chatd_ws_huge_frame_closes_with_1009(chatd):
 def test_chatd_ws_slow_reader_is_dropped(chatd):
     limited = chatd_env.limited_chatd()
     a, ta, b, tb, conv = pair(limited)
-    slow = WSClient(limited.port)
-    slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow = WSClient(limited.port, rcvbuf=2048)
     slow.send_json({"type": "auth", "token": tb})
     assert slow.recv_json()["type"] == "auth_ok"
     # b never reads; a's group of big messages fills b's queue.
     sender = limited.ws(ta)
-    body = "y" * 3000
+    body = "y" * 4000
     dropped = False
-    for i in range(400):
+    for i in range(1500):
         status, reply = limited.api(
             "POST", f"/conversations/{conv}/messages",
             {"client_msg_id": f"slow{i}", "body": body}, ta)
