@@ -31,9 +31,10 @@ static int stopped;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: chatd [-t] -c FILE\n"
-			"  -c FILE   configuration (docs/chatd.md)\n"
-			"  -t        check the configuration and exit\n");
+	fprintf(stderr,
+	    "usage: chatd [-t] -c FILE\n"
+	    "  -c FILE   configuration (docs/chatd.md)\n"
+	    "  -t        check the configuration and exit\n");
 }
 
 static void
