@@ -1438,14 +1438,14 @@ op_history(struct db *db, struct op *op)
 static const char SQL_MSG_BY_CLIENT[] =
     "SELECT id, conversation_id, seq, sender_id, client_msg_id, body, "
     "created_at FROM messages WHERE sender_id = ? AND client_msg_id = ?";
-static const char SQL_CONV_FOR_SEND[] =
-    "SELECT c.kind, c.direct_key FROM conversations c JOIN conv_members m "
-    "ON m.conversation_id = c.id AND m.user_id = ? WHERE c.id = ?";
+static const char SQL_SEND_MEMBERS[] =
+    "SELECT m.user_id, c.kind, c.direct_key FROM conv_members m "
+    "JOIN conversations c ON c.id = m.conversation_id "
+    "WHERE m.conversation_id = ?";
+/* LAST_INSERT_ID(expr) hands the new sequence back without a SELECT. */
 static const char SQL_SEQ_NEXT[] =
-    "UPDATE conversations SET last_seq = last_seq + 1, last_at = ? "
-    "WHERE id = ?";
-static const char SQL_SEQ_GET[] =
-    "SELECT last_seq FROM conversations WHERE id = ?";
+    "UPDATE conversations SET last_seq = LAST_INSERT_ID(last_seq + 1), "
+    "last_at = ? WHERE id = ?";
 static const char SQL_MSG_ADD[] =
     "INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, "
     "body, created_at) VALUES (?, ?, ?, ?, ?, ?)";
@@ -1481,8 +1481,9 @@ static void
 op_send(struct db *db, struct op *op)
 {
 	int64_t cid = op->from_ws ? op->frame.conversation_id : op->ids[0];
-	int64_t kind, peer = 0, seq, mid, now = (int64_t)now_ms();
-	struct idlist l;
+	int64_t kind = 0, peer = 0, seq, mid, now = (int64_t)now_ms();
+	struct idlist l = { NULL, 0 };
+	int member = 0;
 	const char *s;
 	char *cause = NULL;
 	json_t *m;
@@ -1518,28 +1519,36 @@ op_send(struct db *db, struct op *op)
 		op->frame.body = xstrdup(s);
 	}
 
-	if ((r = send_find_dup(db, op, cid)) != 0) {
-		if (r < 0)
-			op_dberror(op, db);
-		return;
-	}
+	/*
+	 * The common case first: insert, and look for an earlier send with
+	 * the same client id only when the unique key says there is one.
+	 */
+	l.v = NULL;
+	l.n = 0;
 	if (db_begin(db) != 0)
 		goto dberr;
-	if (db_query(db, SQL_CONV_FOR_SEND, "ii", op->uid, cid) != 0)
+	if (db_query(db, SQL_SEND_MEMBERS, "i", cid) != 0)
 		goto rollback;
-	if (db_next(db) != 1) {
-		db_done(db);
+	while (db_next(db) == 1) {
+		l.v = xreallocarray(l.v, l.n + 1, sizeof *l.v);
+		l.v[l.n++] = db_int(db, 0);
+		if (db_int(db, 0) == op->uid)
+			member = 1;
+		kind = db_int(db, 1);
+		if (kind == KIND_DIRECT)
+			peer = direct_peer(db_str(db, 2), op->uid);
+	}
+	db_done(db);
+	if (!member) {
 		db_rollback(db);
+		free(l.v);
 		op_error(op, 404, "not_found", "no conversation %lld",
 		    (long long)cid);
 		return;
 	}
-	kind = db_int(db, 0);
-	if (kind == KIND_DIRECT)
-		peer = direct_peer(db_str(db, 1), op->uid);
-	db_done(db);
 	if (kind == KIND_DIRECT && (r = is_friend(db, op->uid, peer)) != 1) {
 		db_rollback(db);
+		free(l.v);
 		if (r < 0)
 			op_dberror(op, db);
 		else
@@ -1548,15 +1557,15 @@ op_send(struct db *db, struct op *op)
 		return;
 	}
 	if (db_query(db, SQL_SEQ_NEXT, "ii", now, cid) != 0 ||
-	    db_query(db, SQL_SEQ_GET, "i", cid) != 0 || db_next(db) != 1)
+	    db_affected(db) != 1)
 		goto rollback;
-	seq = db_int(db, 0);
+	seq = (int64_t)db_insert_id(db);
 	db_done(db);
 	if (db_query(db, SQL_MSG_ADD, "iiissi", cid, seq, op->uid,
 		op->frame.client_msg_id, op->frame.body, now) != 0) {
 		if (db_errno(db) == DB_ER_DUP_ENTRY) {
-			/* A concurrent send with the same id won. */
 			db_rollback(db);
+			free(l.v);
 			if (send_find_dup(db, op, cid) != 1)
 				op_dberror(op, db);
 			return;
@@ -1575,15 +1584,13 @@ op_send(struct db *db, struct op *op)
 	    "sender_id", (json_int_t)op->uid, "client_msg_id",
 	    op->frame.client_msg_id, "body", op->frame.body, "created_at",
 	    (json_int_t)now);
-	if (member_ids(db, cid, &l) == 0) {
-		op_deliver(op,
-		    json_pack("{s:s,s:O}", "type", "message", "message", m),
-		    l.v, l.n, 1);
-		free(l.v);
-	}
+	op_deliver(op, json_pack("{s:s,s:O}", "type", "message", "message", m),
+	    l.v, l.n, 1);
+	free(l.v);
 	op_reply(op, 201, json_pack("{s:o,s:b}", "message", m, "duplicate", 0));
 	return;
 rollback:
+	free(l.v);
 	op_dberror(op, db);
 	db_rollback(db);
 	return;
