@@ -363,6 +363,7 @@ route_detach(struct client *c)
 	    "DECR chatd:online:%lld", uid);
 }
 
+/* XXX counted per instance: a user on two instances gets twice the rate. */
 int
 route_rate_take(int64_t uid, uint64_t *retry_ms)
 {
@@ -528,6 +529,7 @@ route_remote_in(const char *data, size_t len)
 	}
 }
 
+/* XXX only this instance's sockets: others stay until they reconnect. */
 void
 route_logout(const char *hash)
 {
