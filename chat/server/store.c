@@ -1482,7 +1482,7 @@ op_send(struct db *db, struct op *op)
 {
 	int64_t cid = op->from_ws ? op->frame.conversation_id : op->ids[0];
 	int64_t kind = 0, peer = 0, seq, mid, now = (int64_t)now_ms();
-	struct idlist l = { NULL, 0 };
+	struct idlist l = {NULL, 0};
 	int member = 0;
 	const char *s;
 	char *cause = NULL;
