@@ -397,7 +397,6 @@ deliver_local(int64_t uid, const char *text, size_t len, struct client *skip)
 struct batch {
 	char *text;
 	size_t len;
-	size_t pending;
 	struct binst {
 		char *instance;
 		struct buf ids;
@@ -448,30 +447,44 @@ batch_finish(struct batch *b)
 	free(b);
 }
 
+/* One Redis round trip for all the users of a delivery. */
+static const char where_script[] =
+    "local r = {} for i = 1, #KEYS do "
+    "r[i] = redis.call('HGETALL', KEYS[i]) end return r";
+
 struct lookup {
 	struct batch *b;
-	int64_t uid;
+	int64_t *uids;
+	size_t n;
 };
 
 static void
 where_cb(redisAsyncContext *ac, void *r, void *priv)
 {
 	struct lookup *l = priv;
-	redisReply *reply = r;
-	size_t i;
+	redisReply *reply = r, *h;
+	size_t i, j;
 
 	(void)ac;
 	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY) {
-		for (i = 0; i + 1 < reply->elements; i += 2) {
-			if (strcmp(reply->element[i]->str, cfg.instance_id) ==
-				0 ||
-			    atoll(reply->element[i + 1]->str) <= 0)
+		for (i = 0; i < reply->elements && i < l->n; i++) {
+			h = reply->element[i];
+			if (h->type != REDIS_REPLY_ARRAY)
 				continue;
-			batch_add(l->b, reply->element[i]->str, l->uid);
+			for (j = 0; j + 1 < h->elements; j += 2) {
+				if (h->element[j]->type != REDIS_REPLY_STRING ||
+				    h->element[j + 1]->type !=
+					REDIS_REPLY_STRING ||
+				    strcmp(h->element[j]->str,
+					cfg.instance_id) == 0 ||
+				    atoll(h->element[j + 1]->str) <= 0)
+					continue;
+				batch_add(l->b, h->element[j]->str, l->uids[i]);
+			}
 		}
 	}
-	if (--l->b->pending == 0)
-		batch_finish(l->b);
+	batch_finish(l->b);
+	free(l->uids);
 	free(l);
 }
 
@@ -479,30 +492,49 @@ void
 route_deliver(struct delivery *d, struct client *requester)
 {
 	struct client *skip = d->skip_requester ? requester : NULL;
-	struct batch *b;
 	struct lookup *l;
-	size_t i;
+	const char **argv;
+	size_t *argvlen, i, argc;
+	char **keys, nkeys[24];
 
 	for (i = 0; i < d->nuids; i++)
 		deliver_local(d->uids[i], d->text, d->len, skip);
-	if (rac == NULL || !rac_ready)
+	if (rac == NULL || !rac_ready || d->nuids == 0)
 		return;
-	b = xcalloc(1, sizeof *b);
-	b->text = xstrdup(d->text);
-	b->len = d->len;
-	b->pending = d->nuids;
+
+	l = xcalloc(1, sizeof *l);
+	l->b = xcalloc(1, sizeof *l->b);
+	l->b->text = xstrdup(d->text);
+	l->b->len = d->len;
+	l->uids = xcalloc(d->nuids, sizeof *l->uids);
+	memcpy(l->uids, d->uids, d->nuids * sizeof *l->uids);
+	l->n = d->nuids;
+
+	argc = 3 + d->nuids;
+	argv = xcalloc(argc, sizeof *argv);
+	argvlen = xcalloc(argc, sizeof *argvlen);
+	keys = xcalloc(d->nuids, sizeof *keys);
+	snprintf(nkeys, sizeof nkeys, "%zu", d->nuids);
+	argv[0] = "EVAL";
+	argv[1] = where_script;
+	argv[2] = nkeys;
 	for (i = 0; i < d->nuids; i++) {
-		l = xmalloc(sizeof *l);
-		l->b = b;
-		l->uid = d->uids[i];
-		if (redisAsyncCommand(rac, where_cb, l,
-			"HGETALL chatd:where:%lld",
-			(long long)d->uids[i]) != REDIS_OK) {
-			free(l);
-			if (--b->pending == 0)
-				batch_finish(b);
-		}
+		keys[i] = xasprintf("chatd:where:%lld", (long long)d->uids[i]);
+		argv[3 + i] = keys[i];
 	}
+	for (i = 0; i < argc; i++)
+		argvlen[i] = strlen(argv[i]);
+	if (redisAsyncCommandArgv(rac, where_cb, l, (int)argc, argv, argvlen) !=
+	    REDIS_OK) {
+		batch_finish(l->b);
+		free(l->uids);
+		free(l);
+	}
+	for (i = 0; i < d->nuids; i++)
+		free(keys[i]);
+	free(keys);
+	free(argv);
+	free(argvlen);
 }
 
 /* A delivery from another instance: "uid,uid,...\n" then the frame. */
