@@ -1443,7 +1443,8 @@ static const char SQL_MSG_BY_CLIENT[] =
 static const char SQL_SEND_MEMBERS[] =
     "SELECT m.user_id, c.kind, c.direct_key, f.friend_id IS NOT NULL "
     "FROM conv_members m JOIN conversations c ON c.id = m.conversation_id "
-    "LEFT JOIN friendships f ON f.user_id = ? AND f.friend_id = m.user_id "
+    "LEFT JOIN friendships f ON c.kind = 1 AND f.user_id = ? "
+    "AND f.friend_id = m.user_id "
     "WHERE m.conversation_id = ?";
 /* LAST_INSERT_ID(expr) hands the new sequence back without a SELECT. */
 static const char SQL_SEQ_NEXT[] =
