@@ -488,38 +488,37 @@ where_cb(redisAsyncContext *ac, void *r, void *priv)
 	free(l);
 }
 
-void
-route_deliver(struct delivery *d, struct client *requester)
+/* Publishes text to the other instances holding any of uids. */
+static void
+remote_deliver(const char *text, size_t len, const int64_t *uids, size_t n)
 {
-	struct client *skip = d->skip_requester ? requester : NULL;
 	struct lookup *l;
 	const char **argv;
 	size_t *argvlen, i, argc;
 	char **keys, nkeys[24];
 
-	for (i = 0; i < d->nuids; i++)
-		deliver_local(d->uids[i], d->text, d->len, skip);
-	if (rac == NULL || !rac_ready || d->nuids == 0)
+	if (rac == NULL || !rac_ready || n == 0)
 		return;
-
 	l = xcalloc(1, sizeof *l);
 	l->b = xcalloc(1, sizeof *l->b);
-	l->b->text = xstrdup(d->text);
-	l->b->len = d->len;
-	l->uids = xcalloc(d->nuids, sizeof *l->uids);
-	memcpy(l->uids, d->uids, d->nuids * sizeof *l->uids);
-	l->n = d->nuids;
+	l->b->text = xmalloc(len + 1);
+	memcpy(l->b->text, text, len);
+	l->b->text[len] = '\0';
+	l->b->len = len;
+	l->uids = xcalloc(n, sizeof *l->uids);
+	memcpy(l->uids, uids, n * sizeof *l->uids);
+	l->n = n;
 
-	argc = 3 + d->nuids;
+	argc = 3 + n;
 	argv = xcalloc(argc, sizeof *argv);
 	argvlen = xcalloc(argc, sizeof *argvlen);
-	keys = xcalloc(d->nuids, sizeof *keys);
-	snprintf(nkeys, sizeof nkeys, "%zu", d->nuids);
+	keys = xcalloc(n, sizeof *keys);
+	snprintf(nkeys, sizeof nkeys, "%zu", n);
 	argv[0] = "EVAL";
 	argv[1] = where_script;
 	argv[2] = nkeys;
-	for (i = 0; i < d->nuids; i++) {
-		keys[i] = xasprintf("chatd:where:%lld", (long long)d->uids[i]);
+	for (i = 0; i < n; i++) {
+		keys[i] = xasprintf("chatd:where:%lld", (long long)uids[i]);
 		argv[3 + i] = keys[i];
 	}
 	for (i = 0; i < argc; i++)
@@ -530,12 +529,25 @@ route_deliver(struct delivery *d, struct client *requester)
 		free(l->uids);
 		free(l);
 	}
-	for (i = 0; i < d->nuids; i++)
+	for (i = 0; i < n; i++)
 		free(keys[i]);
 	free(keys);
 	free(argv);
 	free(argvlen);
 }
+
+void
+route_deliver(struct delivery *d, struct client *requester)
+{
+	struct client *skip = d->skip_requester ? requester : NULL;
+	size_t i;
+
+	for (i = 0; i < d->nuids; i++)
+		deliver_local(d->uids[i], d->text, d->len, skip);
+	remote_deliver(d->text, d->len, d->uids, d->nuids);
+}
+
+static void logout_local(const char *);
 
 /* A delivery from another instance: "uid,uid,...\n" then the frame. */
 void
@@ -548,6 +560,16 @@ route_remote_in(const char *data, size_t len)
 	if (nl == NULL)
 		return;
 	metrics.remote_in++;
+	/* Frames are JSON objects; '!' starts an instruction instead. */
+	if ((size_t)(nl + 1 - data) + 8 + 64 == len &&
+	    memcmp(nl + 1, "!logout:", 8) == 0) {
+		char hash[65];
+
+		memcpy(hash, nl + 9, 64);
+		hash[64] = '\0';
+		logout_local(hash);
+		return;
+	}
 	for (p = data; p < nl;) {
 		uid = strtoll(p, &end, 10);
 		if (end == p)
@@ -561,9 +583,8 @@ route_remote_in(const char *data, size_t len)
 	}
 }
 
-/* XXX only this instance's sockets: others stay until they reconnect. */
-void
-route_logout(const char *hash)
+static void
+logout_local(const char *hash)
 {
 	struct uentry *e;
 	struct client *c;
@@ -578,4 +599,15 @@ route_logout(const char *hash)
 			}
 		}
 	}
+}
+
+/* Closes the sockets of a session that logged out, on every instance. */
+void
+route_logout(const char *hash, int64_t uid)
+{
+	char text[8 + 64 + 1];
+
+	logout_local(hash);
+	snprintf(text, sizeof text, "!logout:%s", hash);
+	remote_deliver(text, strlen(text), &uid, 1);
 }
