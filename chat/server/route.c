@@ -553,34 +553,32 @@ static void logout_local(const char *);
 void
 route_remote_in(const char *data, size_t len)
 {
-	const char *nl = memchr(data, '\n', len), *p;
-	char *end;
-	long long uid;
+	int64_t *uids;
+	const char *frame, *nl = memchr(data, '\n', len);
+	size_t flen, max = 1, k;
+	char hash[65];
+	int n, i;
 
-	if (nl == NULL)
+	for (k = 0; nl != NULL && data + k < nl; k++)
+		max += data[k] == ',';
+	uids = xcalloc(max, sizeof *uids);
+	n = proto_parse_remote(data, len, uids, max, &frame, &flen);
+	if (n < 0) {
+		free(uids);
+		log_warn("rabbitmq: dropped a malformed delivery");
 		return;
+	}
 	metrics.remote_in++;
 	/* Frames are JSON objects; '!' starts an instruction instead. */
-	if ((size_t)(nl + 1 - data) + 8 + 64 == len &&
-	    memcmp(nl + 1, "!logout:", 8) == 0) {
-		char hash[65];
-
-		memcpy(hash, nl + 9, 64);
+	if (flen == 8 + 64 && memcmp(frame, "!logout:", 8) == 0) {
+		memcpy(hash, frame + 8, 64);
 		hash[64] = '\0';
 		logout_local(hash);
-		return;
+	} else {
+		for (i = 0; i < n; i++)
+			deliver_local(uids[i], frame, flen, NULL);
 	}
-	for (p = data; p < nl;) {
-		uid = strtoll(p, &end, 10);
-		if (end == p)
-			break;
-		if (uid > 0)
-			deliver_local(
-			    uid, nl + 1, len - (size_t)(nl + 1 - data), NULL);
-		p = end;
-		if (p < nl && *p == ',')
-			p++;
-	}
+	free(uids);
 }
 
 static void
