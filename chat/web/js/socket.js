@@ -1,0 +1,125 @@
+// The one WebSocket to chatd at /ws. It authenticates with its first
+// frame (never a token in the URL), reconnects with bounded exponential
+// backoff, and on every (re)connect asks for what it missed, per
+// conversation, after the last sequence it saw. Sends not yet acked are
+// sent again: the server deduplicates them by client message id.
+
+const MIN_DELAY = 500;
+const MAX_DELAY = 15000;
+
+export class ChatSocket {
+  // hooks: { token(), lastSeen() -> {convId: seq}, onFrame(frame),
+  //          onState('connecting'|'online'|'offline'), onAuthFailed() }
+  constructor(hooks) {
+    this.hooks = hooks;
+    this.ws = null;
+    this.ready = false;
+    this.delay = MIN_DELAY;
+    this.timer = null;
+    this.stopped = true;
+    this.unacked = new Map(); // client_id -> frame
+  }
+
+  url() {
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    return `${proto}//${location.host}/ws`;
+  }
+
+  start() {
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.unacked.clear();
+    if (this.ws) this.ws.close(1000, 'logout');
+    this.ws = null;
+    this.ready = false;
+  }
+
+  connect() {
+    if (this.stopped) return;
+    this.hooks.onState('connecting');
+    let ws;
+    try {
+      ws = new WebSocket(this.url());
+    } catch (e) {
+      this.retry();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      ws.send(JSON.stringify({ type: 'auth', token: this.hooks.token() }));
+    };
+    ws.onmessage = (ev) => {
+      let f;
+      try { f = JSON.parse(ev.data); } catch (e) { return; }
+      if (!f || typeof f !== 'object') return;
+      this.frame(f);
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.ready = false;
+      this.hooks.onState('offline');
+      if (ev.code === 4001 || ev.code === 4401) {
+        this.hooks.onAuthFailed();
+        return;
+      }
+      this.retry();
+    };
+    ws.onerror = () => { /* onclose follows */ };
+  }
+
+  retry() {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    const jitter = Math.random() * this.delay * 0.3;
+    this.timer = setTimeout(() => this.connect(), this.delay + jitter);
+    this.delay = Math.min(this.delay * 2, MAX_DELAY);
+  }
+
+  frame(f) {
+    if (f.type === 'auth_ok' || f.type === 'ready') {
+      this.ready = true;
+      this.delay = MIN_DELAY;
+      this.hooks.onState('online');
+      this.sync();
+      for (const m of this.unacked.values()) this.raw(m);
+    } else if (f.type === 'error' && !this.ready) {
+      this.hooks.onAuthFailed();
+      this.stop();
+      return;
+    } else if (f.type === 'ack' && f.client_id) {
+      this.unacked.delete(f.client_id);
+    } else if (f.type === 'error' && f.client_id) {
+      this.unacked.delete(f.client_id);
+    }
+    this.hooks.onFrame(f);
+  }
+
+  sync() {
+    const last = this.hooks.lastSeen();
+    const convs = Object.entries(last).map(([id, seq]) => ({
+      conversation_id: Number(id) || id, last_seq: seq,
+    }));
+    this.raw({ type: 'sync', conversations: convs });
+  }
+
+  raw(obj) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify(obj));
+      return true;
+    }
+    return false;
+  }
+
+  // Sends a message; it stays queued until acked, across reconnects.
+  send(convId, clientId, body) {
+    const frame = { type: 'send', conversation_id: convId, client_id: clientId, body };
+    this.unacked.set(clientId, frame);
+    if (this.ready) this.raw(frame);
+  }
+}
