@@ -60,7 +60,7 @@ export const api = {
   acceptRequest: (id) => call('POST', `/friends/requests/${enc(id)}/accept`, {}),
   rejectRequest: (id) => call('POST', `/friends/requests/${enc(id)}/reject`, {}),
   groups: () => call('GET', '/groups'),
-  createGroup: (name, members) => call('POST', '/groups', { name, members }),
+  createGroup: (name, memberIds) => call('POST', '/groups', { name, member_ids: memberIds }),
   conversations: () => call('GET', '/conversations'),
   history: (convId, beforeSeq, limit) => {
     let q = `?limit=${limit || 50}`;

@@ -112,8 +112,10 @@ async function onLogout() {
   leave('');
 }
 
-function onConnState(s) {
+function onConnState(s, reconnected) {
   const c = $('conn');
+  // Events are live only: after a reconnect, lists are reloaded.
+  if (s === 'online' && reconnected) refreshAll();
   c.textContent = s;
   c.classList.toggle('online', s === 'online');
 }
@@ -127,7 +129,7 @@ async function refreshAll() {
       api.friends(), api.friendRequests(), api.conversations(),
     ]);
     store.setFriends(list(f, 'friends'));
-    store.setRequests(list(rq, 'requests'));
+    store.setRequests(rq);
     store.setConversations(list(cv, 'conversations'));
   } catch (e) {
     showError('side-error', e);
@@ -186,10 +188,10 @@ function renderFriends() {
 
 function renderRequests() {
   const ul = $('request-list');
-  const incoming = store.requests.filter((r) => r.direction !== 'outgoing');
+  const incoming = store.requests.filter((r) => !r.outgoing);
   ul.replaceChildren(...store.requests.map((r) => {
-    const u = r.from || r.user || {};
-    const out = r.direction === 'outgoing';
+    const out = r.outgoing;
+    const u = (out ? r.to : r.from) || {};
     return el('li', { dataset: { request: String(r.id) } },
       el('span', { class: 'name' }, u.display_name || u.username || '?',
         el('small', {}, out ? 'request sent' : 'wants to be friends')),
@@ -227,7 +229,7 @@ function renderChat() {
   $('chat-title').textContent = store.title(c);
   $('chat-sub').textContent = c.type === 'direct'
     ? (store.isOnline(c.peer_id) ? 'online' : '')
-    : `${(c.members || []).length || ''} members`.trim();
+    : (c.member_count ? `${c.member_count} members` : 'group');
   const box = $('messages');
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
   $('message-list').replaceChildren(...c.messages.map((m) => renderMessage(c, m)));
@@ -240,10 +242,10 @@ function renderChat() {
 function renderMessage(c, m) {
   const mine = m.sender_id === store.me.id;
   const cls = 'msg' + (mine ? ' mine' : '') + (m.pending ? ' pending' : '') + (m.failed ? ' failed' : '');
-  const when = m.created_at ? new Date(m.created_at * (m.created_at < 1e12 ? 1000 : 1)) : null;
+  const when = m.created_at ? new Date(m.created_at) : null;
   const meta = m.failed ? `not sent: ${m.failed}` : m.pending ? 'sending' :
     (when && !isNaN(when) ? when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '');
-  return el('li', { class: cls, dataset: { seq: String(m.seq || ''), client: m.client_id || '' } },
+  return el('li', { class: cls, dataset: { seq: String(m.seq || ''), client: m.client_msg_id || '' } },
     c.type === 'group' && !mine ? el('span', { class: 'who' }, store.userName(m.sender_id)) : null,
     el('span', { class: 'body' }, m.body),
     el('span', { class: 'meta' }, meta));
@@ -309,7 +311,7 @@ function onCompose(ev) {
   const body = ta.value.trim();
   if (!c || !body) return;
   const clientId = newClientId();
-  store.addPending(c, { client_id: clientId, body, sender_id: store.me.id, pending: true });
+  store.addPending(c, { client_msg_id: clientId, body, sender_id: store.me.id, pending: true });
   c.scrollToEnd = true;
   ta.value = '';
   autosize();
@@ -351,8 +353,7 @@ async function addFriend(u, button) {
   try {
     await api.sendFriendRequest(u.id);
     button.textContent = 'Requested';
-    const rq = await api.friendRequests();
-    store.setRequests(list(rq, 'requests'));
+    store.setRequests(await api.friendRequests());
     renderRequests();
   } catch (e) {
     button.disabled = false;
@@ -397,8 +398,7 @@ async function onCreateGroup(ev) {
     $('group-name').value = '';
     await refreshAll();
     showPanel('chats');
-    const id = (r.conversation && r.conversation.id) || r.conversation_id ||
-      (r.group && r.group.conversation_id);
+    const id = r.group && r.group.conversation_id;
     if (id != null && store.conv(id)) openConversation(id);
   } catch (e) {
     showError('group-error', e);
@@ -445,27 +445,22 @@ function onFrame(f) {
     break;
   }
   case 'error':
-    if (f.client_id) {
-      store.fail(f.client_id, f.message || f.code || 'error');
+    if (f.client_msg_id) {
+      if (f.code === 'rate_limited') break;
+      store.fail(f.client_msg_id, f.message || f.code || 'error');
       renderChat();
     } else {
       showError('side-error', { message: f.message || f.code || 'server error' });
     }
     break;
   case 'presence':
-    store.setPresence(f.user_id, f.online != null ? !!f.online : f.status === 'online');
+    store.setPresence(f.user_id, !!f.online);
     renderConversations();
     renderFriends();
     if (store.current != null) renderChat();
     break;
-  case 'friend_request':
-  case 'friend_accepted':
-  case 'friend_removed':
-  case 'group_created':
-  case 'group_member_added':
-  case 'group_member_removed':
-  case 'group_changed':
-  case 'conversation':
+  case 'event':
+    // Events are hints; the lists are reloaded from the server.
     refreshAll();
     break;
   case 'read':

@@ -9,7 +9,8 @@ const MAX_DELAY = 15000;
 
 export class ChatSocket {
   // hooks: { token(), lastSeen() -> {convId: seq}, onFrame(frame),
-  //          onState('connecting'|'online'|'offline'), onAuthFailed() }
+  //          onState('connecting'|'online'|'offline', reconnected),
+  //          onAuthFailed() }
   constructor(hooks) {
     this.hooks = hooks;
     this.ws = null;
@@ -17,7 +18,8 @@ export class ChatSocket {
     this.delay = MIN_DELAY;
     this.timer = null;
     this.stopped = true;
-    this.unacked = new Map(); // client_id -> frame
+    this.unacked = new Map(); // client_msg_id -> frame
+    this.connects = 0;
   }
 
   url() {
@@ -64,7 +66,7 @@ export class ChatSocket {
       this.ws = null;
       this.ready = false;
       this.hooks.onState('offline');
-      if (ev.code === 4001 || ev.code === 4401) {
+      if (ev.code === 4001) {
         this.hooks.onAuthFailed();
         return;
       }
@@ -82,30 +84,41 @@ export class ChatSocket {
   }
 
   frame(f) {
-    if (f.type === 'auth_ok' || f.type === 'ready') {
+    if (f.type === 'auth_ok') {
       this.ready = true;
       this.delay = MIN_DELAY;
-      this.hooks.onState('online');
-      this.sync();
+      this.connects++;
+      this.hooks.onState('online', this.connects > 1);
+      this.sync(this.hooks.lastSeen());
       for (const m of this.unacked.values()) this.raw(m);
     } else if (f.type === 'error' && !this.ready) {
-      this.hooks.onAuthFailed();
-      this.stop();
+      // The server closes with 4001 right after; onclose ends the session.
       return;
-    } else if (f.type === 'ack' && f.client_id) {
-      this.unacked.delete(f.client_id);
-    } else if (f.type === 'error' && f.client_id) {
-      this.unacked.delete(f.client_id);
+    } else if ((f.type === 'ack' || f.type === 'error') && f.client_msg_id) {
+      const pending = this.unacked.get(f.client_msg_id);
+      // A rate-limited send is retried after the time the server asks.
+      if (f.type === 'error' && f.code === 'rate_limited' && pending) {
+        setTimeout(() => { if (this.ready) this.raw(pending); },
+          Math.min(f.retry_after_ms || 1000, MAX_DELAY));
+        return;
+      }
+      this.unacked.delete(f.client_msg_id);
+    } else if (f.type === 'synced') {
+      // Conversations with more to fetch are synced again from where
+      // this batch ended.
+      const again = {};
+      let more = false;
+      for (const c of f.conversations || []) {
+        if (c.more) { again[c.conversation_id] = c.last_seq; more = true; }
+      }
+      if (more) this.sync(again);
     }
     this.hooks.onFrame(f);
   }
 
-  sync() {
-    const last = this.hooks.lastSeen();
-    const convs = Object.entries(last).map(([id, seq]) => ({
-      conversation_id: Number(id) || id, last_seq: seq,
-    }));
-    this.raw({ type: 'sync', conversations: convs });
+  // last: {conversation_id: last seq held}.
+  sync(last) {
+    this.raw({ type: 'sync', conversations: last, limit: 200 });
   }
 
   raw(obj) {
@@ -118,7 +131,7 @@ export class ChatSocket {
 
   // Sends a message; it stays queued until acked, across reconnects.
   send(convId, clientId, body) {
-    const frame = { type: 'send', conversation_id: convId, client_id: clientId, body };
+    const frame = { type: 'send', conversation_id: convId, client_msg_id: clientId, body };
     this.unacked.set(clientId, frame);
     if (this.ready) this.raw(frame);
   }

@@ -30,14 +30,22 @@ class Store {
     if (u.online != null) this.setPresence(u.id, !!u.online);
   }
 
+  // Friends come as {user, online, conversation_id}.
   setFriends(list) {
-    this.friends = list.map((f) => f.user || f);
-    for (const u of this.friends) this.learnUser(u);
+    this.friends = list.map((f) => Object.assign({}, f.user || f,
+      { conversation_id: f.conversation_id }));
+    for (const f of list) {
+      this.learnUser(f.user || f);
+      if (f.online != null) this.setPresence((f.user || f).id, !!f.online);
+    }
   }
 
-  setRequests(list) {
-    this.requests = list;
-    for (const r of list) this.learnUser(r.from || r.user);
+  // Requests come as {incoming: [...], outgoing: [...]}.
+  setRequests(r) {
+    const inc = (r && r.incoming) || [];
+    const out = ((r && r.outgoing) || []).map((x) => Object.assign({}, x, { outgoing: true }));
+    this.requests = inc.concat(out);
+    for (const x of this.requests) { this.learnUser(x.from); this.learnUser(x.to); }
   }
 
   setPresence(id, online) {
@@ -70,27 +78,28 @@ class Store {
         unread: 0, last_seq: 0 };
       this.convs.set(id, c);
     }
-    c.type = raw.type || c.type || (raw.group_id || raw.name ? 'group' : 'direct');
-    if (raw.name != null) c.title = raw.name;
-    if (raw.title != null) c.title = raw.title;
+    c.type = raw.kind || c.type;
+    if (raw.group) {
+      c.title = raw.group.name;
+      c.group_id = raw.group.id;
+      if (raw.group.member_count != null) c.member_count = raw.group.member_count;
+    }
     const peer = raw.peer || raw.user;
     if (peer) {
       this.learnUser(peer);
       c.peer_id = peer.id;
     }
-    if (raw.peer_id != null) c.peer_id = raw.peer_id;
-    if (raw.members) {
-      c.members = raw.members.map((m) => (typeof m === 'object' ? m.id : m));
-      for (const m of raw.members) if (typeof m === 'object') this.learnUser(m);
-    }
     if (raw.last_seq != null) c.last_seq = Math.max(c.last_seq, raw.last_seq);
     if (raw.read_seq != null) c.read_seq = Math.max(c.read_seq, raw.read_seq);
-    if (raw.unread != null) c.unread = raw.unread;
+    if (raw.unread != null) {
+      // The server counts from its read mark; messages loaded since do
+      // not count twice.
+      c.unread = raw.unread;
+    }
     const lm = raw.last_message;
-    if (lm) {
+    if (lm && lm.seq >= (c.last_seq || 0)) {
       c.last_body = lm.body;
       c.last_at = lm.created_at;
-      if (lm.seq) c.last_seq = Math.max(c.last_seq, lm.seq);
     }
     return c;
   }
@@ -142,8 +151,8 @@ class Store {
       if (raw.seq == null) continue;
       if (c.bySeq.has(raw.seq)) continue;
       const m = Object.assign({}, raw);
-      if (m.client_id) {
-        const i = c.messages.findIndex((p) => p.pending && p.client_id === m.client_id);
+      if (m.client_msg_id) {
+        const i = c.messages.findIndex((p) => p.pending && p.client_msg_id === m.client_msg_id);
         if (i >= 0) c.messages.splice(i, 1);
       }
       c.bySeq.set(m.seq, m);
@@ -152,7 +161,7 @@ class Store {
       if (m.seq > c.last_seq) {
         c.last_seq = m.seq;
         c.last_body = m.body;
-        c.last_at = m.created_at || Date.now() / 1000;
+        c.last_at = m.created_at || Date.now();
       }
       if (m.sender) this.learnUser(m.sender);
     }
@@ -173,7 +182,7 @@ class Store {
 
   ack(f) {
     for (const c of this.convs.values()) {
-      const i = c.messages.findIndex((p) => p.pending && p.client_id === f.client_id);
+      const i = c.messages.findIndex((p) => p.pending && p.client_msg_id === f.client_msg_id);
       if (i < 0) continue;
       const m = c.messages[i];
       c.messages.splice(i, 1);
@@ -185,7 +194,7 @@ class Store {
         if (f.seq > c.last_seq) {
           c.last_seq = f.seq;
           c.last_body = m.body;
-          c.last_at = f.created_at || Date.now() / 1000;
+          c.last_at = f.created_at || Date.now();
         }
         if (f.seq > c.read_seq) c.read_seq = f.seq;
       }
@@ -196,7 +205,7 @@ class Store {
 
   fail(clientId, why) {
     for (const c of this.convs.values()) {
-      const m = c.messages.find((p) => p.pending && p.client_id === clientId);
+      const m = c.messages.find((p) => p.pending && p.client_msg_id === clientId);
       if (m) { m.pending = false; m.failed = why; return; }
     }
   }
