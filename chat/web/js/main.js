@@ -503,6 +503,8 @@ function init() {
   for (const b of document.querySelectorAll('nav.tabs button')) {
     b.addEventListener('click', () => showPanel(b.dataset.panel));
   }
+  window.addEventListener('offline', () => { if (socket) socket.networkLost(); });
+  window.addEventListener('online', () => { if (socket) socket.networkBack(); });
   document.addEventListener('visibilitychange', () => {
     const c = store.conv(store.current);
     if (c && document.visibilityState === 'visible') markRead(c);

@@ -41,6 +41,26 @@ export class ChatSocket {
     this.ready = false;
   }
 
+  // The browser says the network is gone: drop the socket now rather
+  // than wait for it to time out; retries follow the backoff.
+  networkLost() {
+    const ws = this.ws;
+    if (!ws) return;
+    this.ws = null;
+    this.ready = false;
+    this.hooks.onState('offline');
+    try { ws.close(4000, 'offline'); } catch (e) { /* already closing */ }
+    this.retry();
+  }
+
+  // The network is back: reconnect now instead of at the next retry.
+  networkBack() {
+    if (this.stopped || this.ws) return;
+    clearTimeout(this.timer);
+    this.delay = MIN_DELAY;
+    this.connect();
+  }
+
   connect() {
     if (this.stopped) return;
     this.hooks.onState('connecting');
