@@ -149,15 +149,15 @@ async function main() {
 
   say('bob goes offline; alice writes; bob catches up on reconnect');
   await bob.page.context().setOffline(true);
-  await bob.page.locator('#conn:not(.online)').waitFor();
+  await bob.page.locator('#conn:not(.online)').waitFor({ state: 'attached' });
   await send(alice, `while you were away ${tag}`);
   await bob.page.context().setOffline(false);
-  await bob.page.locator('#conn.online').waitFor({ timeout: 30000 });
+  await bob.page.locator('#conn.online').waitFor({ state: 'attached', timeout: 30000 });
   await sees(bob, `while you were away ${tag}`);
 
   say('bob reloads: history comes back from the server');
   await bob.page.reload();
-  await bob.page.waitForSelector('#conn.online');
+  await bob.page.waitForSelector('#conn.online', { state: 'attached' });
   await openConversation(bob, 'Alice');
   await sees(bob, `hello bob ${tag}`);
   await sees(bob, `while you were away ${tag}`);
@@ -173,6 +173,13 @@ async function main() {
   await bob.page.click('#back');
   await openConversation(bob, `team ${tag}`);
   await sees(bob, `welcome to the group ${tag}`);
+
+  if (process.env.SCREENSHOTS) {
+    await alice.page.screenshot({ path: join(artifacts, 'alice-group.png') });
+    await bob.page.screenshot({ path: join(artifacts, 'bob-group.png') });
+    await bob.page.click('#back');
+    await bob.page.screenshot({ path: join(artifacts, 'bob-list.png') });
+  }
 
   say('log out returns to the login form');
   await alice.page.click('#logout');

@@ -40,7 +40,11 @@ async function call(method, path, body) {
     const err = (data && data.error) || {};
     const code = typeof err === 'string' ? err : err.code;
     const msg = (typeof err === 'object' && err.message) || (data && data.message);
-    throw new ApiError(res.status, code, msg || `${method} ${path}: ${res.status}`);
+    if (!msg && res.status >= 502) {
+      throw new ApiError(res.status, 'unavailable',
+        'the chat server is not answering right now; try again in a moment');
+    }
+    throw new ApiError(res.status, code, msg || `${method} ${path} failed (${res.status})`);
   }
   return data || {};
 }

@@ -118,6 +118,7 @@ function onConnState(s, reconnected) {
   if (s === 'online' && reconnected) refreshAll();
   c.textContent = s;
   c.classList.toggle('online', s === 'online');
+  $('app').classList.toggle('is-offline', s !== 'online');
 }
 
 /* Loading lists. */
