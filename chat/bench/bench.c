@@ -559,7 +559,7 @@ report(struct bench *b, int failed_run)
 			    json_integer((json_int_t)st->rss_peak_kb));
 		}
 		json_object_set_new(o, "ok", json_boolean(!failed_run));
-		s = json_dumps(o, JSON_COMPACT);
+		s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
 		printf("%s\n", s);
 		free(s);
 		json_decref(o);
