@@ -160,6 +160,9 @@ class Stack:
         if os.environ.get("CHATSTACK_KEEP_STACK"):
             return
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self.dir.exists():
+            time.sleep(0.5)
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def log(self, name, tail=40):
         path = self.dir / f"{name}.log"
@@ -347,7 +350,6 @@ http {{
     uwsgi_temp_path {ndir}/uwsgi;
     scgi_temp_path {ndir}/scgi;
     include /etc/nginx/mime.types;
-    types {{ text/javascript js mjs; }}
     upstream chatd {{
 {upstream}
         keepalive 16;
