@@ -41,6 +41,9 @@ struct client {
 	struct buf rx;
 	int rx_too_big;
 	int bad_frames;
+	int busy;
+	struct op **pending;
+	size_t npending, pending_head;
 
 	/* HTTP. */
 	char addr[64];
@@ -51,6 +54,7 @@ struct client {
 	char *query;
 	struct buf body;
 	int body_too_large;
+	int dispatched;
 	int resp_status, resp_phase, retry_after;
 	const char *resp_type;
 	char *resp;
@@ -131,14 +135,19 @@ client_close(struct client *c, int code, const char *reason)
 	lws_callback_on_writable(c->wsi);
 }
 
-int
-client_push(struct client *c, const char *text, size_t len)
+/*
+ * Queues a frame. Pushes (deliveries) count against send_queue_max;
+ * replies to the client's own frames do not, as one frame in flight per
+ * socket already bounds them.
+ */
+static int
+client_queue(struct client *c, const char *text, size_t len, int reply)
 {
 	struct outmsg *m;
 
 	if (c->wsi == NULL || c->close_code != 0)
 		return -1;
-	if (c->qlen >= cfg.send_queue_max) {
+	if (!reply && c->qlen >= cfg.send_queue_max) {
 		metrics.dropped_slow++;
 		log_info("dropping slow client of user %lld: send queue full",
 		    (long long)c->uid);
@@ -159,13 +168,19 @@ client_push(struct client *c, const char *text, size_t len)
 	return 0;
 }
 
+int
+client_push(struct client *c, const char *text, size_t len)
+{
+	return client_queue(c, text, len, 0);
+}
+
 static void
 client_push_json(struct client *c, json_t *frame)
 {
 	char *text = json_dumps(frame, JSON_COMPACT);
 
 	if (text != NULL) {
-		client_push(c, text, strlen(text));
+		client_queue(c, text, strlen(text), 1);
 		free(text);
 	}
 	json_decref(frame);
@@ -318,8 +333,13 @@ http_done(struct op *op)
 static void
 http_dispatch(struct client *c)
 {
-	struct op *op = xcalloc(1, sizeof *op);
+	struct op *op;
 	json_error_t jerr;
+
+	if (c->dispatched)
+		return;
+	c->dispatched = 1;
+	op = xcalloc(1, sizeof *op);
 
 	op->id = c->op;
 	op->client = c;
@@ -480,6 +500,8 @@ http_writeable(struct lws *wsi, struct client *c)
 
 /* WebSocket. */
 
+static void ws_next(struct client *);
+
 static void
 ws_done(struct op *op)
 {
@@ -487,10 +509,12 @@ ws_done(struct op *op)
 	json_t *ref = op->frame.ref, *m, *extra = NULL;
 	size_t i;
 
+	c->busy = 0;
 	if (c->wsi == NULL || c->close_code != 0) {
 		op_finish(op);
 		return;
 	}
+	ws_next(c);
 	if (op->id == OP_AUTH)
 		c->auth_pending = 0;
 	if (op->ecode != NULL) {
@@ -553,6 +577,46 @@ ws_done(struct op *op)
 		json_object_set(m, "ref", ref);
 	client_push_json(c, m);
 	op_finish(op);
+}
+
+/*
+ * One operation in flight per socket, so a client's frames are answered
+ * (and its messages sequenced) in the order it sent them.
+ */
+static void
+ws_next(struct client *c)
+{
+	struct op *op;
+
+	if (c->busy || c->pending_head == c->npending)
+		return;
+	op = c->pending[c->pending_head++];
+	if (c->pending_head == c->npending)
+		c->pending_head = c->npending = 0;
+	c->busy = 1;
+	op_queue(op, ws_done);
+}
+
+static void
+ws_enqueue(struct client *c, struct op *op)
+{
+	if (c->npending - c->pending_head >= (size_t)cfg.send_queue_max) {
+		metrics.dropped_slow++;
+		op->client = NULL;
+		op_free(op);
+		client_close(c, 4002, "too many frames in flight");
+		return;
+	}
+	if (c->pending_head > 0) {
+		memmove(c->pending, c->pending + c->pending_head,
+		    (c->npending - c->pending_head) * sizeof *c->pending);
+		c->npending -= c->pending_head;
+		c->pending_head = 0;
+	}
+	c->pending = xreallocarray(c->pending, c->npending + 1,
+	    sizeof *c->pending);
+	c->pending[c->npending++] = op;
+	ws_next(c);
 }
 
 static void
@@ -630,7 +694,7 @@ ws_frame(struct client *c, const char *data, size_t len)
 		break;
 	}
 	op->frame = f; /* moves ownership */
-	op_queue(op, ws_done);
+	ws_enqueue(c, op);
 }
 
 static void
@@ -663,26 +727,38 @@ ws_receive(struct lws *wsi, struct client *c, const void *in, size_t len)
 	buf_reset(&c->rx);
 }
 
+/*
+ * Sends the close frame ourselves: lws 4.1 drops the reason given with
+ * lws_close_reason when the callback returns -1 from WRITEABLE.
+ */
+static int
+ws_send_close(struct lws *wsi, struct client *c)
+{
+	unsigned char buf[LWS_PRE + 128];
+	size_t rlen = strlen(c->close_reason);
+
+	if (rlen > 100)
+		rlen = 100;
+	buf[LWS_PRE] = (unsigned char)(c->close_code >> 8);
+	buf[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
+	memcpy(buf + LWS_PRE + 2, c->close_reason, rlen);
+	/* 4 is the close opcode (LWS_WRITE_CLOSE, private in 4.1). */
+	lws_write(wsi, buf + LWS_PRE, rlen + 2, (enum lws_write_protocol)4);
+	return -1;
+}
+
 static int
 ws_writeable(struct lws *wsi, struct client *c)
 {
 	struct outmsg *m;
 
-	if (c->close_code != 0 && c->qhead == NULL) {
-		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
-		    (unsigned char *)(uintptr_t)c->close_reason,
-		    strlen(c->close_reason));
-		return -1;
-	}
+	/* A dropped client gets nothing more; others get what is queued. */
+	if (c->close_code != 0 &&
+	    (c->qhead == NULL || c->close_code == 4002 ||
+		c->close_code == 1009))
+		return ws_send_close(wsi, c);
 	if ((m = c->qhead) == NULL)
 		return 0;
-	if (c->close_code == 4002 || c->close_code == 1009) {
-		/* Nothing more for a client being dropped. */
-		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
-		    (unsigned char *)(uintptr_t)c->close_reason,
-		    strlen(c->close_reason));
-		return -1;
-	}
 	if (lws_write(wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT) <
 	    (int)m->len)
 		return -1;
@@ -699,8 +775,17 @@ ws_writeable(struct lws *wsi, struct client *c)
 static void
 ws_closed(struct client *c)
 {
+	size_t i;
+
 	if (c == NULL)
 		return;
+	for (i = c->pending_head; i < c->npending; i++) {
+		c->pending[i]->client = NULL;
+		op_free(c->pending[i]);
+	}
+	free(c->pending);
+	c->pending = NULL;
+	c->npending = c->pending_head = 0;
 	if (c->authed)
 		route_detach(c);
 	if (c->prev_all != NULL)
@@ -768,7 +853,7 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		}
 		return http_begin(wsi, pss, in != NULL ? in : "/");
 	case LWS_CALLBACK_HTTP_BODY:
-		if (c == NULL || c->resp_phase != 0)
+		if (c == NULL || c->resp_phase != 0 || c->dispatched)
 			return 0;
 		if (c->body.len + len > (size_t)cfg.max_body_bytes)
 			c->body_too_large = 1;
@@ -776,7 +861,7 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			buf_add(&c->body, in, len);
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (c == NULL || c->resp_phase != 0)
+		if (c == NULL || c->resp_phase != 0 || c->dispatched)
 			return 0;
 		if (c->body_too_large)
 			http_error(c, 413, "too_large",
