@@ -25,10 +25,10 @@
  * Renders text (named name in errors) with vars into out. Returns 0, or
  * -1 with *cause set ("name:line: unknown variable 'x'").
  */
-int	 template_render(const char *name, const char *text, json_t *vars,
-	    struct buf *out, char **cause);
+int template_render(const char *name, const char *text, json_t *vars,
+    struct buf *out, char **cause);
 /* Reads path and renders it likewise. */
-int	 template_render_file(const char *path, json_t *vars, struct buf *out,
-	    char **cause);
+int template_render_file(
+    const char *path, json_t *vars, struct buf *out, char **cause);
 
 #endif

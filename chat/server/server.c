@@ -190,8 +190,8 @@ static void
 ws_error(struct client *c, json_t *ref, const char *code, const char *msg,
     json_t *extra)
 {
-	json_t *f = json_pack("{s:s,s:s,s:s}", "type", "error", "code", code,
-	    "message", msg);
+	json_t *f = json_pack(
+	    "{s:s,s:s,s:s}", "type", "error", "code", code, "message", msg);
 
 	if (ref != NULL)
 		json_object_set(f, "ref", ref);
@@ -266,8 +266,8 @@ peer_address(struct lws *wsi, char *out, size_t outsz)
 }
 
 static void
-http_respond(struct client *c, int status, const char *type, char *body,
-    size_t len)
+http_respond(
+    struct client *c, int status, const char *type, char *body, size_t len)
 {
 	free(c->resp);
 	c->resp_status = status;
@@ -310,8 +310,8 @@ http_done(struct op *op)
 	}
 	if (op->id == OP_READY) {
 		if (op->status == 200)
-			http_respond(c, 200, "text/plain", xstrdup("ready\n"),
-			    6);
+			http_respond(
+			    c, 200, "text/plain", xstrdup("ready\n"), 6);
 		else
 			http_json(c, 503,
 			    json_pack("{s:b,s:b,s:b}", "mariadb", op->ready_db,
@@ -350,8 +350,8 @@ http_dispatch(struct client *c)
 	if (c->query != NULL)
 		op->query = xstrdup(c->query);
 	if (c->body.len > 0)
-		op->in = json_loadb(c->body.data, c->body.len,
-		    JSON_REJECT_DUPLICATES, &jerr);
+		op->in = json_loadb(
+		    c->body.data, c->body.len, JSON_REJECT_DUPLICATES, &jerr);
 	op_queue(op, http_done);
 }
 
@@ -397,7 +397,8 @@ http_begin(struct lws *wsi, struct pss *pss, const char *path)
 		return 0;
 	}
 	if (shutting_down) {
-		http_error(c, 503, "unavailable", "the server is shutting down");
+		http_error(
+		    c, 503, "unavailable", "the server is shutting down");
 		return 0;
 	}
 	proto_route(c->method, path, strlen(path), &m);
@@ -413,14 +414,14 @@ http_begin(struct lws *wsi, struct pss *pss, const char *path)
 	c->ids[0] = m.ids[0];
 	c->ids[1] = m.ids[1];
 
-	if (lws_hdr_copy(wsi, auth, sizeof auth,
-		WSI_TOKEN_HTTP_AUTHORIZATION) > 7 &&
+	if (lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) >
+		7 &&
 	    strncmp(auth, "Bearer ", 7) == 0 && strlen(auth + 7) == 64)
 		memcpy(c->token, auth + 7, 65);
 
 	for (i = 0; i < 16; i++) {
-		n = lws_hdr_copy_fragment(wsi, arg, sizeof arg,
-		    WSI_TOKEN_HTTP_URI_ARGS, i);
+		n = lws_hdr_copy_fragment(
+		    wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i);
 		if (n <= 0)
 			break;
 		if (c->query == NULL)
@@ -434,10 +435,11 @@ http_begin(struct lws *wsi, struct pss *pss, const char *path)
 	}
 
 	if (c->method == HTTP_POST &&
-	    lws_hdr_copy(wsi, clen, sizeof clen,
-		WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
+	    lws_hdr_copy(
+		wsi, clen, sizeof clen, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
 		if (atoll(clen) > cfg.max_body_bytes) {
-			http_error(c, 413, "too_large", "the body is too large");
+			http_error(
+			    c, 413, "too_large", "the body is too large");
 			return 0;
 		}
 		if (atoll(clen) > 0)
@@ -455,7 +457,7 @@ static int
 http_writeable(struct lws *wsi, struct client *c)
 {
 	unsigned char hbuf[LWS_PRE + 1024], *start = hbuf + LWS_PRE, *p = start,
-							*end = hbuf + sizeof hbuf;
+					    *end = hbuf + sizeof hbuf;
 	char ra[16];
 	unsigned char *out;
 
@@ -519,8 +521,8 @@ ws_done(struct op *op)
 		c->auth_pending = 0;
 	if (op->ecode != NULL) {
 		if (op->id == OP_SEND)
-			extra = json_pack("{s:s}", "client_msg_id",
-			    op->frame.client_msg_id);
+			extra = json_pack(
+			    "{s:s}", "client_msg_id", op->frame.client_msg_id);
 		ws_error(c, ref, op->ecode, op->emsg, extra);
 		if (op->id == OP_AUTH)
 			client_close(c, 4001, "unauthorized");
@@ -558,16 +560,16 @@ ws_done(struct op *op)
 		break;
 	case OP_SYNC:
 		for (i = 0; i < json_array_size(op->frames); i++)
-			client_push_json(c,
-			    json_incref(json_array_get(op->frames, i)));
+			client_push_json(
+			    c, json_incref(json_array_get(op->frames, i)));
 		m = json_pack("{s:s,s:O}", "type", "synced", "conversations",
 		    json_object_get(op->out, "conversations"));
 		break;
 	case OP_READ:
 		m = json_pack("{s:s,s:O,s:O}", "type", "read_ok",
-		    "conversation_id", json_object_get(op->out,
-					   "conversation_id"),
-		    "read_seq", json_object_get(op->out, "read_seq"));
+		    "conversation_id",
+		    json_object_get(op->out, "conversation_id"), "read_seq",
+		    json_object_get(op->out, "read_seq"));
 		break;
 	default:
 		m = json_pack("{s:s}", "type", "ok");
@@ -613,8 +615,8 @@ ws_enqueue(struct client *c, struct op *op)
 		c->npending -= c->pending_head;
 		c->pending_head = 0;
 	}
-	c->pending = xreallocarray(c->pending, c->npending + 1,
-	    sizeof *c->pending);
+	c->pending =
+	    xreallocarray(c->pending, c->npending + 1, sizeof *c->pending);
 	c->pending[c->npending++] = op;
 	ws_next(c);
 }
@@ -650,8 +652,8 @@ ws_frame(struct client *c, const char *data, size_t len)
 		return;
 	}
 	if (c->authed && f.type == FRAME_AUTH) {
-		ws_error(c, f.ref, "bad_request", "already authenticated",
-		    NULL);
+		ws_error(
+		    c, f.ref, "bad_request", "already authenticated", NULL);
 		proto_frame_free(&f);
 		return;
 	}
@@ -809,8 +811,8 @@ is_ws_path(struct lws *wsi)
 }
 
 static int
-server_callback(struct lws *wsi, enum lws_callback_reasons reason,
-    void *user, void *in, size_t len)
+server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
 {
 	struct pss *pss = user;
 	struct client *c = pss != NULL ? pss->c : NULL;
@@ -832,8 +834,8 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			all_ws->prev_all = c;
 		all_ws = c;
 		metrics.connections++;
-		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK,
-		    AUTH_TIMEOUT_SECS);
+		lws_set_timeout(
+		    wsi, PENDING_TIMEOUT_USER_OK, AUTH_TIMEOUT_SECS);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		if (c != NULL)
@@ -864,8 +866,8 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (c == NULL || c->resp_phase != 0 || c->dispatched)
 			return 0;
 		if (c->body_too_large)
-			http_error(c, 413, "too_large",
-			    "the body is too large");
+			http_error(
+			    c, 413, "too_large", "the body is too large");
 		else if (proto_op_needs_auth(c->op) &&
 		    !proto_is_token(c->token))
 			http_error(c, 401, "unauthorized",
@@ -889,13 +891,12 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason,
 }
 
 static const struct lws_protocols protocols[] = {
-	{ "chatd", server_callback, sizeof(struct pss), 4096, 0, NULL, 0 },
-	{ NULL, NULL, 0, 0, 0, NULL, 0 }
-};
+    {"chatd", server_callback, sizeof(struct pss), 4096, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0}};
 
 static const lws_retry_bo_t retry_policy = {
-	.secs_since_valid_ping = 30,
-	.secs_since_valid_hangup = 60,
+    .secs_since_valid_ping = 30,
+    .secs_since_valid_hangup = 60,
 };
 
 static void
@@ -926,8 +927,7 @@ server_start(char **cause)
 	info.iface = cfg.listen_address;
 	info.protocols = protocols;
 	info.options = LWS_SERVER_OPTION_LIBUV |
-	    LWS_SERVER_OPTION_DISABLE_IPV6 |
-	    LWS_SERVER_OPTION_VALIDATE_UTF8;
+	    LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
 	foreign[0] = loop;
 	info.foreign_loops = foreign;
 	info.pcontext = &context;
