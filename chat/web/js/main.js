@@ -426,7 +426,11 @@ function onFrame(f) {
   case 'message': {
     const m = f.message || f;
     const known = store.conv(m.conversation_id);
-    const c = known || store.upsertConversation({ id: m.conversation_id });
+    // A conversation first seen through a push: what came before this
+    // message is history, loaded by paging.
+    const c = known || store.upsertConversation({
+      id: m.conversation_id, last_seq: m.seq - 1,
+    });
     const fresh = store.addMessages(c, [m]);
     const onScreen = c.id === store.current && chatVisible() &&
       document.visibilityState === 'visible';
