@@ -16,13 +16,13 @@
  * missing; an existing secret is kept. *created says which. Returns 0, or
  * -1 with *cause set.
  */
-int	 secret_ensure(const char *dir, const char *name, size_t length,
-	    int *created, char **cause);
+int secret_ensure(const char *dir, const char *name, size_t length,
+    int *created, char **cause);
 /*
  * Reads secret name from dir; returns an allocated string without a
  * trailing newline (the caller wipes with explicit_bzero and frees), or
  * NULL with *cause set. Refuses a file readable by group or others.
  */
-char	*secret_read(const char *dir, const char *name, char **cause);
+char *secret_read(const char *dir, const char *name, char **cause);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * A small template renderer for templates/**. Variables come from a JSON
- * tree (answers, secrets, host facts) so that any part can build one.
+ * A small template renderer for the files under templates/. Variables
+ * come from a JSON tree (answers, secrets, host facts) so that any part
+ * can build one.
  *
  *   {{ name.path }}                  the value (string, integer, boolean)
  *   {% if name.path %} ... {% else %} ... {% endif %}
@@ -25,10 +26,10 @@
  * Renders text (named name in errors) with vars into out. Returns 0, or
  * -1 with *cause set ("name:line: unknown variable 'x'").
  */
-int	 template_render(const char *name, const char *text, json_t *vars,
-	    struct buf *out, char **cause);
+int template_render(const char *name, const char *text, json_t *vars,
+    struct buf *out, char **cause);
 /* Reads path and renders it likewise. */
-int	 template_render_file(const char *path, json_t *vars, struct buf *out,
-	    char **cause);
+int template_render_file(
+    const char *path, json_t *vars, struct buf *out, char **cause);
 
 #endif
