@@ -230,6 +230,10 @@ engine_step(struct engine *e, struct step *s, char **cause)
 
 	step_changes_clear(s);
 	s->changed = 0;
+	if (s->gate && e->mode == ENGINE_PLAN) {
+		event_step_finished(s->id, 0, "checked during install");
+		return 0;
+	}
 	if ((rc = s->ops->check(e, s, cause)) == STEP_ERROR)
 		return -1;
 	if (rc == STEP_DONE) {
@@ -357,7 +361,7 @@ engine_run(struct engine *e)
 				journal_step(e, s->id, "done", "changed");
 				engine_save_journal(e);
 			}
-		} else
+		} else if (!(s->gate && e->mode == ENGINE_PLAN))
 			e->counts.unchanged++;
 	}
 	if (e->mode == ENGINE_APPLY) {

@@ -68,6 +68,7 @@ struct step {
 	struct change *changes; /* filled by check */
 	size_t nchanges;
 	int changed; /* set by apply when something really changed */
+	int gate; /* a probe, not a change: skipped by a plan */
 };
 
 enum engine_mode {

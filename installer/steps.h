@@ -1,0 +1,82 @@
+/*
+ * The real install steps and the plan that orders them (step-*.c,
+ * engine-plan.c). engine.h is the machinery; this is what it installs.
+ */
+#ifndef STEPS_H
+#define STEPS_H
+
+#include "buf.h"
+#include "engine.h"
+
+#define CHATSTACK_PREFIX "/opt/chatstack"
+#define CHATSTACK_ETC "/etc/chatstack"
+#define CHATSTACK_REPO ENGINE_STATE_DIR "/repo"
+
+/* Secret names under /etc/chatstack/secrets. */
+#define SECRET_MARIADB "mariadb-chatd"
+#define SECRET_REDIS "redis-chatd"
+#define SECRET_RABBITMQ "rabbitmq-chatd"
+#define SECRET_COOKIE "erlang-cookie"
+#define SECRET_SESSION "chatd-session-key"
+
+/* Options of a plan, from the command line. */
+struct plan_opts {
+	const char *release; /* release folder (bundles/, templates/) */
+	int skip_verify; /* no end-to-end check */
+};
+
+/* Builds the ordered install plan into e (engine-plan.c). */
+int plan_build(struct engine *, const struct plan_opts *, char **cause);
+/* Builds the uninstall plan; purge also removes data and packages. */
+int plan_build_uninstall(struct engine *, int purge, char **cause);
+
+/* Template variables (engine-vars.c). */
+int engine_vars(struct engine *, char **cause);
+void engine_vars_refresh(struct engine *);
+
+/* Generic steps (step-files.c). */
+struct step *step_add_render(struct engine *, const char *id,
+    const char *template, const char *dest, mode_t mode, const char *owner,
+    const char *group, const char *unit, json_t *extra);
+struct step *step_add_remove(
+    struct engine *, const char *id, const char *path, const char *unit);
+struct step *step_add_directory(struct engine *, const char *id,
+    const char *path, mode_t mode, const char *owner, const char *group);
+
+/* System steps (step-system.c). */
+struct step *step_add_secrets(struct engine *);
+struct step *step_add_packages(struct engine *, const char *const *names);
+struct step *step_add_reload(struct engine *);
+/* Enables and starts unit, restarting it when its config changed. */
+struct step *step_add_service(struct engine *, const char *unit, int reload,
+    const char *const *test);
+/* Appends the unit's last journal lines to *cause. */
+void step_journal_tail(const char *unit, char **cause);
+
+/* Backends (step-backends.c). */
+#define RABBITMQ_COOKIE "/var/lib/rabbitmq/.erlang.cookie"
+struct step *step_add_mariadb_secure(struct engine *);
+struct step *step_add_rabbitmq_guest(struct engine *);
+struct step *step_add_rabbitmq_cookie(struct engine *);
+/*
+ * A health gate: "mariadb-root", "mariadb", "redis", "rabbitmq", "chatd"
+ * (instance >= 1). unit is whose journal a timeout shows.
+ */
+struct step *step_add_gate(
+    struct engine *, const char *name, const char *unit, int instance);
+int step_sql(const char *sql, struct buf *out, char **cause);
+/* The uid or gid of a name, or -1 when there is none (yet). */
+uid_t step_uid(const char *);
+gid_t step_gid(const char *);
+
+/* The end-to-end check (step-verify.c). */
+struct step *step_add_e2e(struct engine *);
+int e2e_run(const char *host, int port, const char *ca_file, char **cause);
+/* The local CA's certificate when there is one, else NULL; caller frees. */
+char *e2e_ca_file(struct engine *);
+
+/* Runs a program; returns 0 when it exited 0, else -1 with *cause. */
+int step_run(char *const argv[], const char *input, size_t inputlen,
+    int timeout_ms, struct buf *out, char **cause);
+
+#endif
