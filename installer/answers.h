@@ -98,6 +98,12 @@ struct answers_errors {
  * docs/answers.md).
  */
 struct answers *answers_load(const char *path, struct answers_errors *errs);
+/*
+ * Likewise for an answer file already in memory (len bytes), named name in
+ * errors; the file's mode is not checked. Errors are appended to errs.
+ */
+struct answers *answers_parse(const char *name, const char *data, size_t len,
+    struct answers_errors *errs);
 /* The answers an empty file would give (every default). */
 struct answers *answers_defaults(void);
 void answers_free(struct answers *);

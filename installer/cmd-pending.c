@@ -34,13 +34,6 @@ const struct cmd_entry cmd_install_entry = {
     .exec = cmd_pending_exec,
 };
 
-const struct cmd_entry cmd_answers_entry = {
-    .name = "answers",
-    .args = "validate FILE | example",
-    .summary = "Check an answer file, or print a commented example.",
-    .exec = cmd_pending_exec,
-};
-
 const struct cmd_entry cmd_status_entry = {
     .name = "status",
     .args = "",
