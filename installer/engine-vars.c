@@ -206,6 +206,7 @@ engine_vars(struct engine *e, char **cause)
 	v = a != NULL ? answers_to_json(a) : json_object();
 	vars_default(v, "hostname", "localhost");
 	vars_default(v, "bind_address", "127.0.0.1");
+	vars_default(v, "bind_host", "127.0.0.1");
 	vars_default(v, "profile", "production");
 	c = vars_component(v, "mariadb");
 	vars_default(c, "data_dir", "/var/lib/mysql");
@@ -214,7 +215,7 @@ engine_vars(struct engine *e, char **cause)
 	c = vars_component(v, "rabbitmq");
 	vars_default(c, "data_dir", "/var/lib/rabbitmq");
 
-	json_object_set_new(v, "version", json_string(e->version));
+	json_object_set_new(v, "release", json_string(e->version));
 	json_object_set_new(v, "host",
 	    json_pack("{s:I, s:i}", "mem_mb",
 		(json_int_t)(e->mem_bytes / (1024 * 1024)), "ncpu", e->ncpu));

@@ -342,3 +342,60 @@ step_gid(const char *name)
 
 	return (gr = getgrnam(name)) != NULL ? gr->gr_gid : (gid_t)-1;
 }
+
+/* A file copied as is (the effective answers). */
+static int
+step_copy_io(struct engine *e, struct step *s, int apply, char **cause)
+{
+	struct step_file *f = s->arg;
+	char *data;
+	size_t len;
+	int rc;
+
+	if ((data = file_read(f->template, 1024 * 1024, &len, cause)) == NULL)
+		return apply ? -1 : STEP_ERROR;
+	if (apply)
+		rc = engine_write_file(e, s, f->path, data, len, f->mode,
+		    (uid_t)-1, (gid_t)-1, cause);
+	else
+		rc = engine_check_file(e, s, f->path, data, len, f->mode,
+		    (uid_t)-1, (gid_t)-1, 0, cause);
+	free(data);
+	return rc;
+}
+
+static int
+step_copy_check(struct engine *e, struct step *s, char **cause)
+{
+	return step_copy_io(e, s, 0, cause);
+}
+
+static int
+step_copy_apply(struct engine *e, struct step *s, char **cause)
+{
+	return step_copy_io(e, s, 1, cause);
+}
+
+static const struct step_ops step_copy_ops = {
+    .check = step_copy_check,
+    .apply = step_copy_apply,
+    .free = step_file_free,
+};
+
+struct step *
+step_add_copy(struct engine *e, const char *id, const char *src,
+    const char *dest, mode_t mode)
+{
+	struct step_file *f;
+	char *title;
+	struct step *s;
+
+	f = xcalloc(1, sizeof *f);
+	f->template = xstrdup(src);
+	f->path = xstrdup(dest);
+	f->mode = mode;
+	title = xasprintf("Keep the answers in %s", dest);
+	s = engine_add(e, id, title, &step_copy_ops, f);
+	free(title);
+	return s;
+}

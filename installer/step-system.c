@@ -105,7 +105,58 @@ step_add_secrets(struct engine *e)
 struct step_pkgs {
 	char **names;
 	size_t n;
+	int online; /* the host's own apt sources (development only) */
 };
+
+static int step_pkg_installed(const char *);
+
+/* Tells preflight which components are chatstack's own. */
+static void
+step_pkgs_owned(struct engine *e)
+{
+	static const char *owned[] = {"mariadb", "redis", "rabbitmq", "nginx",
+	    "chatd"};
+	struct atomic_opts o = ATOMIC_OPTS(0644);
+	char *dir, *path, *cause = NULL;
+	size_t i;
+
+	dir = engine_path(e, ENGINE_STATE_DIR "/owned");
+	if (mkdir_p(dir, 0755, &cause) == 0) {
+		for (i = 0; i < sizeof owned / sizeof owned[0]; i++) {
+			path = xasprintf("%s/%s", dir, owned[i]);
+			if (atomic_write(path, "chatstack\n", 10, &o, NULL,
+				&cause) == -1)
+				break;
+			free(path);
+			path = NULL;
+		}
+		free(path);
+	}
+	if (cause != NULL) {
+		log_warn("%s", cause);
+		free(cause);
+	}
+	free(dir);
+}
+
+/* Records the packages chatstack added, for uninstall. */
+static void
+step_pkgs_record(struct engine *e, struct step_pkgs *p)
+{
+	char *path;
+	size_t i;
+	FILE *f;
+
+	path = engine_path(e, ENGINE_STATE_DIR "/packages-added");
+	if ((f = fopen(path, "a")) != NULL) {
+		for (i = 0; i < p->n; i++) {
+			if (!step_pkg_installed(p->names[i]))
+				fprintf(f, "%s\n", p->names[i]);
+		}
+		fclose(f);
+	}
+	free(path);
+}
 
 static void
 step_pkgs_free(void *arg)
@@ -212,8 +263,9 @@ step_pkgs_apply(struct engine *e, struct step *s, char **cause)
 	static char *env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
 	    "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C", NULL};
 
-	if (step_pkgs_sources(e, cause) == -1)
+	if (!p->online && step_pkgs_sources(e, cause) == -1)
 		return -1;
+	step_pkgs_record(e, p);
 	sources = engine_path(e, APT_DIR "/sources.list");
 	lists = engine_path(e, APT_DIR "/lists");
 	cache = engine_path(e, APT_DIR "/cache");
@@ -238,14 +290,16 @@ step_pkgs_apply(struct engine *e, struct step *s, char **cause)
 	apt[n++] = "apt-get";
 	apt[n++] = "-q";
 	apt[n++] = "-y";
-	apt[n++] = "-o";
-	apt[n++] = opt_src;
-	apt[n++] = "-o";
-	apt[n++] = "Dir::Etc::SourceParts=/nonexistent";
-	apt[n++] = "-o";
-	apt[n++] = opt_lists;
-	apt[n++] = "-o";
-	apt[n++] = opt_cache;
+	if (!p->online) {
+		apt[n++] = "-o";
+		apt[n++] = opt_src;
+		apt[n++] = "-o";
+		apt[n++] = "Dir::Etc::SourceParts=/nonexistent";
+		apt[n++] = "-o";
+		apt[n++] = opt_lists;
+		apt[n++] = "-o";
+		apt[n++] = opt_cache;
+	}
 	apt[n++] = "-o";
 	apt[n++] = "Acquire::Languages=none";
 	base = n;
@@ -294,6 +348,7 @@ step_pkgs_apply(struct engine *e, struct step *s, char **cause)
 		goto out;
 	}
 	spawn_free(&sp);
+	step_pkgs_owned(e);
 	rc = 0;
 out:
 	if (ours && unlink(policy) == -1 && errno != ENOENT)
@@ -317,11 +372,12 @@ static const struct step_ops step_pkgs_ops = {
 
 
 struct step *
-step_add_packages(struct engine *e, const char *const *names)
+step_add_packages(struct engine *e, const char *const *names, int online)
 {
 	struct step_pkgs *p;
 
 	p = xcalloc(1, sizeof *p);
+	p->online = online;
 	for (; *names != NULL; names++) {
 		p->names = xreallocarray(p->names, p->n + 1, sizeof *p->names);
 		p->names[p->n++] = xstrdup(*names);

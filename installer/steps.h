@@ -11,6 +11,7 @@
 #define CHATSTACK_PREFIX "/opt/chatstack"
 #define CHATSTACK_ETC "/etc/chatstack"
 #define CHATSTACK_REPO ENGINE_STATE_DIR "/repo"
+#define CHATSTACK_ANSWERS CHATSTACK_ETC "/answers.yaml"
 
 /* Secret names under /etc/chatstack/secrets. */
 #define SECRET_MARIADB "mariadb-chatd"
@@ -23,6 +24,8 @@
 struct plan_opts {
 	const char *release; /* release folder (bundles/, templates/) */
 	int skip_verify; /* no end-to-end check */
+	int online; /* packages from the host's apt sources (development) */
+	const char *answers_path; /* saved as the effective answers */
 };
 
 /* Builds the ordered install plan into e (engine-plan.c). */
@@ -40,12 +43,16 @@ struct step *step_add_render(struct engine *, const char *id,
     const char *group, const char *unit, json_t *extra);
 struct step *step_add_remove(
     struct engine *, const char *id, const char *path, const char *unit);
+struct step *step_add_copy(struct engine *, const char *id,
+    const char *src, const char *dest, mode_t mode);
 struct step *step_add_directory(struct engine *, const char *id,
     const char *path, mode_t mode, const char *owner, const char *group);
 
 /* System steps (step-system.c). */
 struct step *step_add_secrets(struct engine *);
-struct step *step_add_packages(struct engine *, const char *const *names);
+/* online: the host's apt sources instead of the bundles (development). */
+struct step *step_add_packages(
+    struct engine *, const char *const *names, int online);
 struct step *step_add_reload(struct engine *);
 /* Enables and starts unit, restarting it when its config changed. */
 struct step *step_add_service(struct engine *, const char *unit, int reload,
@@ -74,6 +81,12 @@ struct step *step_add_e2e(struct engine *);
 int e2e_run(const char *host, int port, const char *ca_file, char **cause);
 /* The local CA's certificate when there is one, else NULL; caller frees. */
 char *e2e_ca_file(struct engine *);
+
+/* Steps joining other parts (step-release.c). */
+struct step *step_add_preflight(struct engine *);
+struct step *step_add_bundles(struct engine *, const char *release);
+struct step *step_add_chatd_release(struct engine *, const char *release);
+struct step *step_add_tls(struct engine *);
 
 /* Runs a program; returns 0 when it exited 0, else -1 with *cause. */
 int step_run(char *const argv[], const char *input, size_t inputlen,
