@@ -41,24 +41,10 @@ const struct cmd_entry cmd_status_entry = {
     .exec = cmd_pending_exec,
 };
 
-const struct cmd_entry cmd_bundle_entry = {
-    .name = "bundle",
-    .args = "keygen|verify|list|extract ...",
-    .summary = "Create keys for, verify, list and extract signed bundles.",
-    .exec = cmd_pending_exec,
-};
-
 const struct cmd_entry cmd_verify_entry = {
     .name = "verify",
     .args = "",
     .summary = "Prove end to end that chat works on this host.",
-    .exec = cmd_pending_exec,
-};
-
-const struct cmd_entry cmd_certs_entry = {
-    .name = "certs",
-    .args = "status|renew",
-    .summary = "Show and renew TLS certificates.",
     .exec = cmd_pending_exec,
 };
 

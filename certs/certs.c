@@ -1,0 +1,858 @@
+/*
+ * The TLS step: which certificate the answers ask for, whether the one
+ * installed fits, and making one that does (certs.h).
+ */
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "acme.h"
+#include "../installer/answers.h"
+#include "certs.h"
+#include "fileio.h"
+#include "localca.h"
+#include "log.h"
+#include "pki.h"
+#include "provided.h"
+#include "signer.h"
+#include "xmalloc.h"
+
+#define CERTS_LOCK ".certs.lock"
+#define CERTS_STATE_MAX (256 * 1024)
+
+/* What a certificate is made from: the answers, or certs.json. */
+struct certs_config {
+	enum answers_tls_mode mode;
+	char *hostname;
+	char **names; /* the hostname first, no duplicates */
+	size_t nnames;
+	enum pki_key_type key_type;
+	char *directory; /* letsencrypt */
+	char *ca_file;
+	char *email;
+	char *eab_kid;
+	char *eab_key_file;
+	char *webroot;
+	char *challenge_address;
+	int challenge_port;
+	char *cert; /* provided */
+	char *key;
+	char *chain;
+};
+
+static const char *const certs_mode_names[] = {
+    [TLS_MODE_LETSENCRYPT] = "letsencrypt",
+    [TLS_MODE_SELFSIGNED] = "selfsigned",
+    [TLS_MODE_PROVIDED] = "provided",
+};
+
+static const char *
+certs_mode_name(enum answers_tls_mode m)
+{
+	if ((size_t)m < sizeof certs_mode_names / sizeof certs_mode_names[0])
+		return certs_mode_names[m];
+	return "unknown";
+}
+
+static int
+certs_mode_parse(const char *s, enum answers_tls_mode *m)
+{
+	size_t i;
+
+	for (i = 0; s != NULL &&
+	     i < sizeof certs_mode_names / sizeof certs_mode_names[0];
+	     i++) {
+		if (strcmp(s, certs_mode_names[i]) == 0) {
+			*m = (enum answers_tls_mode)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static char *
+certs_dup(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+static void
+certs_add_name(struct certs_config *c, const char *name)
+{
+	char *n, *p;
+	size_t i;
+
+	n = xstrdup(name);
+	for (p = n; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	for (i = 0; i < c->nnames; i++) {
+		if (strcmp(c->names[i], n) == 0) {
+			free(n);
+			return;
+		}
+	}
+	c->names = xreallocarray(c->names, c->nnames + 1, sizeof *c->names);
+	c->names[c->nnames++] = n;
+}
+
+static void
+certs_config_free(struct certs_config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nnames; i++)
+		free(c->names[i]);
+	free(c->names);
+	free(c->hostname);
+	free(c->directory);
+	free(c->ca_file);
+	free(c->email);
+	free(c->eab_kid);
+	free(c->eab_key_file);
+	free(c->webroot);
+	free(c->challenge_address);
+	free(c->cert);
+	free(c->key);
+	free(c->chain);
+	memset(c, 0, sizeof *c);
+}
+
+/* The host's own addresses, for the SAN of a selfsigned certificate. */
+static void
+certs_add_host_addresses(struct certs_config *c)
+{
+	struct ifaddrs *ifa, *i;
+	char addr[INET6_ADDRSTRLEN];
+	const struct in6_addr *a6;
+	const struct in_addr *a4;
+
+	if (getifaddrs(&ifa) == -1)
+		return;
+	for (i = ifa; i != NULL; i = i->ifa_next) {
+		if (i->ifa_addr == NULL)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET) {
+			a4 = &((struct sockaddr_in *)(void *)i->ifa_addr)
+				  ->sin_addr;
+			if ((ntohl(a4->s_addr) >> 24) == 127)
+				continue;
+			inet_ntop(AF_INET, a4, addr, sizeof addr);
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			a6 = &((struct sockaddr_in6 *)(void *)i->ifa_addr)
+				  ->sin6_addr;
+			if (IN6_IS_ADDR_LOOPBACK(a6) ||
+			    IN6_IS_ADDR_LINKLOCAL(a6))
+				continue;
+			inet_ntop(AF_INET6, a6, addr, sizeof addr);
+		} else
+			continue;
+		certs_add_name(c, addr);
+	}
+	freeifaddrs(ifa);
+}
+
+static int
+certs_config_from_answers(const struct answers *a, const struct certs_opts *o,
+    struct certs_config *c, char **cause)
+{
+	const struct answers_tls *t = &a->tls;
+	size_t i;
+
+	memset(c, 0, sizeof *c);
+	if (a->hostname == NULL || *a->hostname == '\0') {
+		*cause = xstrdup("hostname is not set in the answers; the "
+				 "certificate needs it");
+		return -1;
+	}
+	c->mode = t->mode;
+	c->hostname = xstrdup(a->hostname);
+	certs_add_name(c, a->hostname);
+	for (i = 0; i < t->nextra_names; i++)
+		certs_add_name(c, t->extra_names[i]);
+	if (pki_key_type_parse(t->key_type, &c->key_type) == -1) {
+		*cause = xasprintf("tls.letsencrypt.key_type '%s' is neither "
+				   "ec256 nor rsa2048",
+		    t->key_type);
+		certs_config_free(c);
+		return -1;
+	}
+	c->directory = certs_dup(t->directory);
+	c->ca_file = certs_dup(t->ca_file);
+	c->email = certs_dup(t->email);
+	c->eab_kid = certs_dup(t->eab_kid);
+	c->eab_key_file = certs_dup(t->eab_hmac_key_file);
+	c->cert = certs_dup(t->cert);
+	c->key = certs_dup(t->key);
+	c->chain = certs_dup(t->chain);
+	c->webroot = certs_dup(o->webroot);
+	c->challenge_address = certs_dup(o->challenge_address);
+	c->challenge_port =
+	    o->challenge_port > 0 ? o->challenge_port : a->nginx.http_port;
+	if (c->challenge_port <= 0)
+		c->challenge_port = 80;
+	if (c->mode == TLS_MODE_SELFSIGNED) {
+		for (i = 0; i < o->naddresses; i++)
+			certs_add_name(c, o->addresses[i]);
+		if (o->naddresses == 0)
+			certs_add_host_addresses(c);
+	}
+	if (c->mode == TLS_MODE_PROVIDED &&
+	    (c->cert == NULL || c->key == NULL)) {
+		*cause = xstrdup("tls.mode is provided but tls.provided.cert "
+				 "or tls.provided.key is not set");
+		certs_config_free(c);
+		return -1;
+	}
+	if (c->eab_kid != NULL && c->eab_key_file == NULL) {
+		*cause = xstrdup("tls.letsencrypt.eab_kid is set but "
+				 "eab_hmac_key_file is not");
+		certs_config_free(c);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+certs_set(json_t *obj, const char *key, const char *value)
+{
+	if (value != NULL)
+		json_object_set_new(obj, key, json_string(value));
+}
+
+static json_t *
+certs_config_json(const struct certs_config *c)
+{
+	json_t *root, *names, *acme, *prov;
+	size_t i;
+
+	names = json_array();
+	for (i = 0; i < c->nnames; i++)
+		json_array_append_new(names, json_string(c->names[i]));
+	root = json_pack("{s:i,s:s,s:s,s:o,s:s}", "version", 1, "mode",
+	    certs_mode_name(c->mode), "hostname", c->hostname, "names", names,
+	    "key_type", pki_key_type_name(c->key_type));
+	if (c->mode == TLS_MODE_LETSENCRYPT) {
+		acme = json_object();
+		certs_set(acme, "directory",
+		    c->directory != NULL ? c->directory
+					 : ACME_DEFAULT_DIRECTORY);
+		certs_set(acme, "ca_file", c->ca_file);
+		certs_set(acme, "email", c->email);
+		certs_set(acme, "eab_kid", c->eab_kid);
+		certs_set(acme, "eab_hmac_key_file", c->eab_key_file);
+		certs_set(acme, "webroot", c->webroot);
+		certs_set(acme, "challenge_address", c->challenge_address);
+		json_object_set_new(
+		    acme, "challenge_port", json_integer(c->challenge_port));
+		json_object_set_new(root, "letsencrypt", acme);
+	}
+	if (c->mode == TLS_MODE_PROVIDED) {
+		prov = json_object();
+		certs_set(prov, "cert", c->cert);
+		certs_set(prov, "key", c->key);
+		certs_set(prov, "chain", c->chain);
+		json_object_set_new(root, "provided", prov);
+	}
+	return root;
+}
+
+static char *
+certs_get(json_t *obj, const char *key)
+{
+	return certs_dup(json_string_value(json_object_get(obj, key)));
+}
+
+static int
+certs_config_load(const char *dir, struct certs_config *c, char **cause)
+{
+	json_t *root, *names, *v, *acme, *prov;
+	char *path, *text;
+	size_t len, i;
+
+	memset(c, 0, sizeof *c);
+	path = xasprintf("%s/%s", dir, CERTS_STATE);
+	text = file_read(path, CERTS_STATE_MAX, &len, cause);
+	if (text == NULL) {
+		free(*cause);
+		*cause = xasprintf("'%s' cannot be read, so there is no "
+				   "certificate to renew; run chatstack "
+				   "install (or certs ensure) first",
+		    path);
+		free(path);
+		return -1;
+	}
+	root = json_loadb(text, len, 0, NULL);
+	free(text);
+	names = json_object_get(root, "names");
+	if (!json_is_object(root) ||
+	    certs_mode_parse(json_string_value(json_object_get(root, "mode")),
+		&c->mode) == -1 ||
+	    !json_is_string(json_object_get(root, "hostname")) ||
+	    !json_is_array(names) || json_array_size(names) == 0 ||
+	    pki_key_type_parse(
+		json_string_value(json_object_get(root, "key_type")),
+		&c->key_type) == -1) {
+		json_decref(root);
+		*cause = xasprintf("'%s' is damaged; run certs ensure to "
+				   "write it again",
+		    path);
+		free(path);
+		return -1;
+	}
+	free(path);
+	c->hostname = certs_get(root, "hostname");
+	json_array_foreach(names, i, v)
+	{
+		if (json_is_string(v))
+			certs_add_name(c, json_string_value(v));
+	}
+	acme = json_object_get(root, "letsencrypt");
+	c->directory = certs_get(acme, "directory");
+	c->ca_file = certs_get(acme, "ca_file");
+	c->email = certs_get(acme, "email");
+	c->eab_kid = certs_get(acme, "eab_kid");
+	c->eab_key_file = certs_get(acme, "eab_hmac_key_file");
+	c->webroot = certs_get(acme, "webroot");
+	c->challenge_address = certs_get(acme, "challenge_address");
+	c->challenge_port =
+	    (int)json_integer_value(json_object_get(acme, "challenge_port"));
+	if (c->challenge_port <= 0)
+		c->challenge_port = 80;
+	prov = json_object_get(root, "provided");
+	c->cert = certs_get(prov, "cert");
+	c->key = certs_get(prov, "key");
+	c->chain = certs_get(prov, "chain");
+	json_decref(root);
+	return 0;
+}
+
+static int
+certs_is_address(const char *s)
+{
+	unsigned char addr[16];
+
+	return inet_pton(AF_INET, s, addr) == 1 ||
+	    inet_pton(AF_INET6, s, addr) == 1;
+}
+
+/* Renewal looks at certs.json, but the command line can say otherwise. */
+static void
+certs_config_override(struct certs_config *c, const struct certs_opts *o)
+{
+	size_t i, n;
+
+	if (o->webroot != NULL) {
+		free(c->webroot);
+		c->webroot = xstrdup(o->webroot);
+	}
+	if (o->challenge_address != NULL) {
+		free(c->challenge_address);
+		c->challenge_address = xstrdup(o->challenge_address);
+	}
+	if (o->challenge_port > 0)
+		c->challenge_port = o->challenge_port;
+	if (c->mode == TLS_MODE_SELFSIGNED && o->naddresses > 0) {
+		n = c->nnames;
+		c->nnames = 0;
+		for (i = 0; i < n; i++) {
+			if (certs_is_address(c->names[i]))
+				free(c->names[i]);
+			else
+				c->names[c->nnames++] = c->names[i];
+		}
+		for (i = 0; i < o->naddresses; i++)
+			certs_add_name(c, o->addresses[i]);
+	}
+}
+
+static char *
+certs_path(const char *dir, const char *name)
+{
+	return xasprintf("%s/%s", dir, name);
+}
+
+static const char *
+certs_dir(const struct certs_opts *o)
+{
+	return o->tls_dir != NULL ? o->tls_dir : CERTS_TLS_DIR;
+}
+
+/*
+ * Does the installed certificate fit c? Returns 1, or 0 with *reason
+ * saying why not.
+ */
+static int
+certs_fits(
+    const char *dir, const struct certs_config *c, time_t now, char **reason)
+{
+	STACK_OF(X509) *certs = NULL;
+	struct certs_config old;
+	struct pki_info info;
+	EVP_PKEY *key = NULL;
+	X509 *leaf;
+	char *path, *cause = NULL, *when;
+	const char *olddir, *newdir;
+	int fits = 0;
+
+	memset(&info, 0, sizeof info);
+	memset(&old, 0, sizeof old);
+	path = certs_path(dir, CERTS_FULLCHAIN);
+	certs = pki_certs_load(path, &cause);
+	free(path);
+	if (certs == NULL) {
+		*reason = xstrdup("there is no certificate yet");
+		goto out;
+	}
+	leaf = sk_X509_value(certs, 0);
+	pki_info_get(leaf, &info);
+	path = certs_path(dir, CERTS_KEY);
+	key = pki_key_load(path, &cause);
+	free(path);
+	if (key == NULL || X509_check_private_key(leaf, key) != 1) {
+		*reason = xstrdup("the key does not match the certificate");
+		goto out;
+	}
+	if (certs_config_load(dir, &old, &cause) == -1) {
+		*reason = xstrdup("certs.json is missing");
+		goto out;
+	}
+	if (old.mode != c->mode) {
+		*reason = xasprintf("the certificate is %s, the answers ask "
+				    "for %s",
+		    certs_mode_name(old.mode), certs_mode_name(c->mode));
+		goto out;
+	}
+	if (!pki_names_equal(&info, c->names, c->nnames)) {
+		*reason = xstrdup("the certificate's names differ from the "
+				  "answers'");
+		goto out;
+	}
+	if (c->mode != TLS_MODE_PROVIDED &&
+	    pki_key_type_of(key) != (int)c->key_type) {
+		*reason = xasprintf(
+		    "the key is not %s", pki_key_type_name(c->key_type));
+		goto out;
+	}
+	if (c->mode == TLS_MODE_LETSENCRYPT) {
+		olddir = old.directory != NULL ? old.directory
+					       : ACME_DEFAULT_DIRECTORY;
+		newdir = c->directory != NULL ? c->directory
+					      : ACME_DEFAULT_DIRECTORY;
+		if (strcmp(olddir, newdir) != 0) {
+			*reason = xstrdup("the certificate comes from another "
+					  "ACME directory");
+			goto out;
+		}
+	}
+	if (c->mode == TLS_MODE_SELFSIGNED && !localca_signed(dir, leaf)) {
+		*reason = xstrdup("the certificate is not signed by the local "
+				  "CA");
+		goto out;
+	}
+	if (c->mode != TLS_MODE_PROVIDED && now >= pki_renew_after(&info)) {
+		when = pki_time_string(info.not_after);
+		*reason = xasprintf("the certificate is due for renewal (it "
+				    "expires on %s)",
+		    when);
+		free(when);
+		goto out;
+	}
+	fits = 1;
+
+out:
+	free(cause);
+	certs_config_free(&old);
+	pki_info_free(&info);
+	EVP_PKEY_free(key);
+	pki_certs_free(certs);
+	return fits;
+}
+
+static int
+certs_lock(const char *dir, char **cause)
+{
+	char *path;
+	int fd;
+
+	path = certs_path(dir, CERTS_LOCK);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1) {
+		*cause =
+		    xasprintf("cannot open '%s': %s", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	free(path);
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		close(fd);
+		*cause = xasprintf("another chatstack run is changing the "
+				   "certificates in '%s'; try again when it "
+				   "is done",
+		    dir);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+certs_write(const char *dir, const char *name, const struct buf *b, mode_t mode,
+    int *changed, char **cause)
+{
+	struct atomic_opts o = ATOMIC_OPTS(mode);
+	char *path;
+	int rc, c = 0;
+
+	path = certs_path(dir, name);
+	rc = atomic_write(path, b->data, b->len, &o, &c, cause);
+	free(path);
+	if (c)
+		*changed = 1;
+	return rc;
+}
+
+/* The issued chain must parse and name what was asked. */
+static int
+certs_check_chain(
+    const struct certs_config *c, const struct buf *chain, char **cause)
+{
+	STACK_OF(X509) * certs;
+	struct pki_info info;
+	int ok;
+
+	certs = pki_certs_parse(
+	    chain->data, chain->len, "the CA's certificate chain", cause);
+	if (certs == NULL)
+		return -1;
+	pki_info_get(sk_X509_value(certs, 0), &info);
+	ok = pki_names_equal(&info, c->names, c->nnames);
+	pki_info_free(&info);
+	pki_certs_free(certs);
+	if (!ok) {
+		*cause = xstrdup("the CA issued a certificate for other names "
+				 "than were ordered");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+certs_issue_acme(const char *dir, const struct certs_config *c,
+    const struct certs_opts *o, struct certs_result *r, char **cause)
+{
+	struct acme_params p;
+	struct buf chain = BUF_INIT;
+	struct signer *s;
+	char *path;
+	int created, rc = -1;
+
+	memset(&p, 0, sizeof p);
+	p.directory = c->directory;
+	p.ca_file = c->ca_file;
+	p.email = c->email;
+	p.eab_kid = c->eab_kid;
+	p.eab_key_file = c->eab_key_file;
+	p.names = c->names;
+	p.nnames = c->nnames;
+	p.key_type = c->key_type;
+	p.webroot = o->responder ? NULL : c->webroot;
+	p.challenge_address = c->challenge_address;
+	p.challenge_port = c->challenge_port;
+
+	path = certs_path(dir, CERTS_ACCOUNT_KEY);
+	s = signer_open(SIGNER_PROCESS, path, &created, cause);
+	if (s == NULL) {
+		free(path);
+		return -1;
+	}
+	if (created)
+		log_info("created the ACME account key %s", path);
+	free(path);
+	if (acme_issue(s, &p, &chain, cause) == -1 ||
+	    certs_check_chain(c, &chain, cause) == -1)
+		goto out;
+	path = certs_path(dir, CERTS_KEY);
+	rc = signer_commit_key(s, path, &r->changed, cause);
+	free(path);
+	if (rc == -1 ||
+	    certs_write(
+		dir, CERTS_FULLCHAIN, &chain, 0644, &r->changed, cause) == -1) {
+		rc = -1;
+		goto out;
+	}
+	rc = 0;
+
+out:
+	buf_free(&chain);
+	signer_close(s);
+	return rc;
+}
+
+static int
+certs_issue_local(const char *dir, const struct certs_config *c,
+    struct certs_result *r, char **cause)
+{
+	struct buf chain = BUF_INIT, key = BUF_INIT;
+	int created, rc = -1;
+
+	if (localca_ensure(dir, c->hostname, &created, cause) == -1)
+		return -1;
+	if (created)
+		log_info("created the local CA %s/%s", dir, CERTS_CA_CERT);
+	if (localca_issue(dir, c->names, c->nnames, c->key_type, &chain, &key,
+		cause) == -1)
+		goto out;
+	if (certs_write(dir, CERTS_KEY, &key, 0600, &r->changed, cause) == -1 ||
+	    certs_write(
+		dir, CERTS_FULLCHAIN, &chain, 0644, &r->changed, cause) == -1)
+		goto out;
+	rc = 0;
+
+out:
+	buf_free(&chain);
+	buf_wipe(&key);
+	return rc;
+}
+
+static int
+certs_install_provided(const char *dir, const struct certs_config *c,
+    struct certs_result *r, char **cause)
+{
+	struct provided p;
+	size_t i;
+	int rc = -1;
+
+	if (provided_check(c->cert, c->chain, c->key, c->names, c->nnames,
+		time(NULL), &p, cause) == -1)
+		return -1;
+	for (i = 0; i < p.nwarnings; i++)
+		log_warn("%s", p.warnings[i]);
+	if (certs_write(dir, CERTS_KEY, &p.key, 0600, &r->changed, cause) ==
+		-1 ||
+	    certs_write(dir, CERTS_FULLCHAIN, &p.fullchain, 0644, &r->changed,
+		cause) == -1)
+		goto out;
+	r->warnings = p.warnings;
+	r->nwarnings = p.nwarnings;
+	p.warnings = NULL;
+	p.nwarnings = 0;
+	rc = 0;
+
+out:
+	provided_free(&p);
+	return rc;
+}
+
+/* A line about the installed certificate, for the result's message. */
+static char *
+certs_describe(const char *dir, int changed)
+{
+	STACK_OF(X509) * certs;
+	struct pki_info info;
+	char *path, *cause = NULL, *until, *s;
+
+	path = certs_path(dir, CERTS_FULLCHAIN);
+	certs = pki_certs_load(path, &cause);
+	free(path);
+	if (certs == NULL)
+		return cause;
+	pki_info_get(sk_X509_value(certs, 0), &info);
+	until = pki_time_string(info.not_after);
+	s = xasprintf("%s certificate for %s from %s, valid until %s",
+	    changed ? "installed a" : "kept the",
+	    info.nnames > 0 ? info.names[0] : info.subject, info.issuer, until);
+	free(until);
+	pki_info_free(&info);
+	pki_certs_free(certs);
+	return s;
+}
+
+/* Makes dir hold a certificate for c. */
+static int
+certs_apply(const char *dir, const struct certs_config *c,
+    const struct certs_opts *o, struct certs_result *r, char **cause)
+{
+	json_t *state;
+	struct buf b = BUF_INIT;
+	char *reason = NULL, *text;
+	int lock, rc = -1, unused = 0;
+
+	memset(r, 0, sizeof *r);
+	if (mkdir_p(dir, 0755, cause) == -1)
+		return -1;
+	if ((lock = certs_lock(dir, cause)) == -1)
+		return -1;
+
+	if (c->mode == TLS_MODE_PROVIDED)
+		rc = certs_install_provided(dir, c, r, cause);
+	else if (!o->force && certs_fits(dir, c, time(NULL), &reason))
+		rc = 0;
+	else {
+		if (reason != NULL)
+			log_info("new certificate needed: %s", reason);
+		if (c->mode == TLS_MODE_SELFSIGNED)
+			rc = certs_issue_local(dir, c, r, cause);
+		else
+			rc = certs_issue_acme(dir, c, o, r, cause);
+	}
+	free(reason);
+	if (rc == -1)
+		goto out;
+
+	state = certs_config_json(c);
+	text = json_dumps(state, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(state);
+	buf_adds(&b, text);
+	buf_addc(&b, '\n');
+	free(text);
+	rc = certs_write(dir, CERTS_STATE, &b, 0644, &unused, cause);
+	buf_free(&b);
+	if (rc == -1)
+		goto out;
+	if (c->mode == TLS_MODE_SELFSIGNED &&
+	    (r->ca_fingerprint = localca_fingerprint(dir, cause)) == NULL) {
+		rc = -1;
+		goto out;
+	}
+	r->message = certs_describe(dir, r->changed);
+	if (r->changed)
+		log_info("%s", r->message);
+
+out:
+	close(lock);
+	return rc;
+}
+
+int
+certs_check(const struct answers *a, const struct certs_opts *o, char **reason)
+{
+	struct certs_config c;
+	struct provided p;
+	struct buf want = BUF_INIT;
+	char *path, *have = NULL;
+	size_t len = 0;
+	int fits;
+
+	if (certs_config_from_answers(a, o, &c, reason) == -1)
+		return -1;
+	if (c.mode != TLS_MODE_PROVIDED) {
+		fits = o->force
+		    ? 0
+		    : certs_fits(certs_dir(o), &c, time(NULL), reason);
+		if (o->force)
+			*reason = xstrdup("a new certificate was asked for");
+		certs_config_free(&c);
+		return fits;
+	}
+	if (provided_check(c.cert, c.chain, c.key, c.names, c.nnames,
+		time(NULL), &p, reason) == -1) {
+		certs_config_free(&c);
+		return -1;
+	}
+	buf_add(&want, p.fullchain.data, p.fullchain.len);
+	provided_free(&p);
+	path = certs_path(certs_dir(o), CERTS_FULLCHAIN);
+	have = file_read(path, 0, &len, reason);
+	free(path);
+	fits = have != NULL && len == want.len &&
+	    memcmp(have, want.data, len) == 0 &&
+	    certs_fits(certs_dir(o), &c, time(NULL), reason);
+	if (have == NULL || !fits) {
+		free(*reason);
+		*reason = xstrdup("the provided certificate is not installed "
+				  "yet");
+	}
+	free(have);
+	buf_free(&want);
+	certs_config_free(&c);
+	return fits;
+}
+
+int
+certs_ensure(const struct answers *a, const struct certs_opts *o,
+    struct certs_result *r, char **cause)
+{
+	struct certs_config c;
+	int rc;
+
+	memset(r, 0, sizeof *r);
+	if (certs_config_from_answers(a, o, &c, cause) == -1)
+		return -1;
+	rc = certs_apply(certs_dir(o), &c, o, r, cause);
+	certs_config_free(&c);
+	return rc;
+}
+
+static void
+certs_record_renewal(const char *dir, int ok, int changed, const char *msg)
+{
+	struct buf b = BUF_INIT;
+	json_t *j;
+	char *text, *cause = NULL, *when;
+	int unused = 0;
+
+	when = pki_time_string(time(NULL));
+	j = json_pack("{s:s,s:I,s:b,s:b,s:s}", "time", when, "unix",
+	    (json_int_t)time(NULL), "ok", ok, "changed", changed, "message",
+	    msg);
+	free(when);
+	text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(j);
+	buf_adds(&b, text);
+	buf_addc(&b, '\n');
+	free(text);
+	if (certs_write(dir, CERTS_RENEWAL, &b, 0644, &unused, &cause) == -1) {
+		log_warn("%s", cause);
+		free(cause);
+	}
+	buf_free(&b);
+}
+
+int
+certs_renew(const struct certs_opts *o, struct certs_result *r, char **cause)
+{
+	const char *dir = certs_dir(o);
+	struct certs_config c;
+	int rc;
+
+	memset(r, 0, sizeof *r);
+	if (certs_config_load(dir, &c, cause) == -1)
+		return -1;
+	certs_config_override(&c, o);
+	rc = certs_apply(dir, &c, o, r, cause);
+	if (rc == 0 && !r->changed) {
+		free(r->message);
+		r->message = certs_describe(dir, 0);
+	}
+	certs_record_renewal(
+	    dir, rc == 0, rc == 0 && r->changed, rc == 0 ? r->message : *cause);
+	if (rc == -1)
+		log_error(
+		    "renewal failed, the old certificate stays: %s", *cause);
+	certs_config_free(&c);
+	return rc;
+}
+
+void
+certs_result_free(struct certs_result *r)
+{
+	size_t i;
+
+	free(r->message);
+	free(r->ca_fingerprint);
+	for (i = 0; i < r->nwarnings; i++)
+		free(r->warnings[i]);
+	free(r->warnings);
+	memset(r, 0, sizeof *r);
+}
