@@ -28,8 +28,7 @@ static const char cmd_install_help[] =
     "options:\n"
     "  --answers FILE     the answer file (docs/answers.md); without it, "
     "the\n"
-    "                     answers of the last install ("
-    EFFECTIVE_ANSWERS ")\n"
+    "                     answers of the last install (" EFFECTIVE_ANSWERS ")\n"
     "  --yes              change this host without asking (unattended)\n"
     "  --release DIR      the unpacked release (bundles/, templates/); "
     "default:\n"
@@ -93,17 +92,18 @@ cmd_engine_free(struct cmd_engine *c)
 }
 
 int
-cmd_engine_parse(const struct cmd_entry *entry, struct cmd_engine *c,
-    int argc, char **argv)
+cmd_engine_parse(
+    const struct cmd_entry *entry, struct cmd_engine *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"answers", required_argument, NULL, 'a'},
-	    {"yes", no_argument, NULL, 'y'}, {"release", required_argument, NULL, 'r'},
+	    {"yes", no_argument, NULL, 'y'},
+	    {"release", required_argument, NULL, 'r'},
 	    {"root", required_argument, NULL, 'R'},
 	    {"no-verify", no_argument, NULL, 'n'},
 	    {"online-packages", no_argument, NULL, 'o'},
-	    {"purge", no_argument, NULL, 'p'},
-	    {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+	    {"purge", no_argument, NULL, 'p'}, {"json", no_argument, NULL, 'j'},
+	    {NULL, 0, NULL, 0}};
 	int ch;
 
 	optind = 1;
@@ -157,8 +157,8 @@ cmd_engine_setup(struct cmd_engine *c, enum engine_mode mode)
 	struct stat sb;
 
 	if (c->answers_path == NULL) {
-		path = xasprintf("%s%s", c->root != NULL ? c->root : "",
-		    EFFECTIVE_ANSWERS);
+		path = xasprintf(
+		    "%s%s", c->root != NULL ? c->root : "", EFFECTIVE_ANSWERS);
 		if (stat(path, &sb) == 0)
 			c->answers_path = path;
 		else
@@ -221,8 +221,9 @@ cmd_engine_begin(struct cmd_engine *c)
 		return 0;
 	fprintf(stderr, "chatstack: %s\n", cause);
 	if (rc == -2)
-		fprintf(stderr, "Only one chatstack run at a time: wait for it "
-				"to finish, then run this again.\n");
+		fprintf(stderr,
+		    "Only one chatstack run at a time: wait for it "
+		    "to finish, then run this again.\n");
 	free(cause);
 	return rc == -2 ? EXIT_LOCKED : EXIT_FAILURE;
 }
@@ -259,8 +260,8 @@ cmd_install_summary(struct cmd_engine *c)
 	    "  the log of this run: %s",
 	    a->hostname, port, SECRETS_DIR_DISPLAY,
 	    a->tls.mode == TLS_MODE_SELFSIGNED
-		? "the certificate is from a local CA: trust "
-		  CHATSTACK_ETC "/tls/ca.pem in browsers\n"
+		? "the certificate is from a local CA: trust " CHATSTACK_ETC
+		  "/tls/ca.crt in browsers\n"
 		: "",
 	    c->engine->log_path);
 	ev.message = msg;
@@ -304,9 +305,10 @@ cmd_install_exec(int argc, char **argv)
 	if ((rc = cmd_engine_setup(&c, ENGINE_APPLY)) != 0)
 		goto out;
 	if (c.answers == NULL) {
-		fprintf(stderr, "chatstack install: no answer file given and "
-				"none saved by an earlier install; use "
-				"--answers FILE\n");
+		fprintf(stderr,
+		    "chatstack install: no answer file given and "
+		    "none saved by an earlier install; use "
+		    "--answers FILE\n");
 		rc = EXIT_USAGE;
 		goto out;
 	}
@@ -340,9 +342,10 @@ cmd_plan_exec(int argc, char **argv)
 	if ((rc = cmd_engine_setup(&c, ENGINE_PLAN)) != 0)
 		goto out;
 	if (c.answers == NULL) {
-		fprintf(stderr, "chatstack plan: no answer file given and none "
-				"saved by an earlier install; use --answers "
-				"FILE\n");
+		fprintf(stderr,
+		    "chatstack plan: no answer file given and none "
+		    "saved by an earlier install; use --answers "
+		    "FILE\n");
 		rc = EXIT_USAGE;
 		goto out;
 	}
@@ -355,6 +358,8 @@ cmd_plan_exec(int argc, char **argv)
 		goto out;
 	}
 	rc = cmd_engine_exit(&c, engine_run(c.engine));
+	if (rc == 0 && c.engine->preflight_errors > 0)
+		rc = EXIT_PREFLIGHT;
 out:
 	cmd_engine_free(&c);
 	return rc;

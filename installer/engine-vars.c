@@ -171,8 +171,8 @@ engine_vars_refresh(struct engine *e)
 		explicit_bzero(pw, strlen(pw));
 		free(pw);
 	} else
-		json_object_set_new(
-		    derived, "redis_password_sha256", json_string(VARS_NOT_YET));
+		json_object_set_new(derived, "redis_password_sha256",
+		    json_string(VARS_NOT_YET));
 	free(cause);
 	cause = NULL;
 	if ((pw = secret_read(dir, SECRET_RABBITMQ, &cause)) != NULL) {
@@ -223,7 +223,8 @@ engine_vars(struct engine *e, char **cause)
 	    vars_sizes(e, a != NULL ? a->profile : PROFILE_PRODUCTION));
 	json_object_set_new(v, "paths",
 	    json_pack("{s:s, s:s, s:s}", "prefix", CHATSTACK_PREFIX "/current",
-		"web", CHATSTACK_PREFIX "/current/web", "etc", "/etc/chatstack"));
+		"web", CHATSTACK_PREFIX "/current/web", "etc",
+		"/etc/chatstack"));
 
 	instances = a != NULL ? a->chatd.instances : 2;
 	port = a != NULL ? a->chatd.port : 8081;
@@ -232,11 +233,10 @@ engine_vars(struct engine *e, char **cause)
 		json_array_append_new(list,
 		    json_pack("{s:i, s:i}", "index", i, "port", port + i - 1));
 	json_object_set_new(v, "chatd",
-	    json_pack("{s:o, s:i}", "instance_list", list, "instances",
-		instances));
+	    json_pack(
+		"{s:o, s:i}", "instance_list", list, "instances", instances));
 	https = a != NULL ? a->nginx.https_port : 443;
-	json_object_set_new(v, "nginx",
-	    json_pack("{s:s}", "https_suffix", ""));
+	json_object_set_new(v, "nginx", json_pack("{s:s}", "https_suffix", ""));
 	if (https != 443) {
 		char suffix[16];
 

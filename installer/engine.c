@@ -301,14 +301,17 @@ engine_summary(struct engine *e, int ok)
 	else if (ok)
 		msg = xasprintf("install: %u changed, %u unchanged",
 		    e->counts.changed, e->counts.unchanged);
+	else if (e->mode == ENGINE_PLAN)
+		msg = xasprintf("plan failed at step '%s': %s\n"
+				"Nothing was changed.",
+		    e->failed_step, e->failure);
 	else
 		msg = xasprintf(
-		    "%s failed at step '%s': %s\n"
+		    "install failed at step '%s': %s\n"
 		    "The log is %s.\n"
 		    "Fix the cause and run the same command again: it resumes "
 		    "at this step (finished steps are checked, not redone).",
-		    e->mode == ENGINE_PLAN ? "plan" : "install", e->failed_step,
-		    e->failure, e->log_path);
+		    e->failed_step, e->failure, e->log_path);
 	ev.message = msg;
 	ev.data = json_pack("{s:b, s:i, s:i, s:i, s:s?, s:s?, s:s}", "ok", ok,
 	    "changed", e->counts.changed, "unchanged", e->counts.unchanged,

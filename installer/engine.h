@@ -103,6 +103,7 @@ struct engine {
 	char *resume_from; /* failed step of the last run, or NULL */
 
 	struct engine_counts counts;
+	int preflight_errors; /* a plan found preflight errors */
 	char *failed_step; /* id of the step that failed, or NULL */
 	char *failure; /* its reason */
 };

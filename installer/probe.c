@@ -118,8 +118,8 @@ probe_redis_arg(struct buf *b, const char *s)
 }
 
 int
-probe_redis(const char *host, int port, const char *user,
-    const char *password, char **cause)
+probe_redis(const char *host, int port, const char *user, const char *password,
+    char **cause)
 {
 	struct buf b = BUF_INIT;
 	char line[256];
@@ -141,8 +141,8 @@ probe_redis(const char *host, int port, const char *user,
 	}
 	if (probe_line(fd, line, sizeof line) == -1 ||
 	    strcmp(line, "+OK") != 0) {
-		*cause = xasprintf("redis refused user '%s': %.100s", user,
-		    line);
+		*cause =
+		    xasprintf("redis refused user '%s': %.100s", user, line);
 		goto out;
 	}
 	if (probe_line(fd, line, sizeof line) == -1 ||
@@ -168,8 +168,8 @@ probe_redis_noauth(const char *host, int port, char **cause)
 		return -1;
 	if (probe_send(fd, ping, sizeof ping - 1) == -1 ||
 	    probe_line(fd, line, sizeof line) == -1) {
-		*cause = xasprintf("redis on %s port %d did not answer", host,
-		    port);
+		*cause =
+		    xasprintf("redis on %s port %d did not answer", host, port);
 		goto out;
 	}
 	if (strncmp(line, "-NOAUTH", 7) != 0) {
@@ -206,7 +206,7 @@ probe_amqp_read(int fd, struct amqp_frame *f, char **cause)
 	f->type = hdr[0];
 	f->channel = (uint16_t)(hdr[1] << 8 | hdr[2]);
 	f->size = (uint32_t)hdr[3] << 24 | (uint32_t)hdr[4] << 16 |
-		  (uint32_t)hdr[5] << 8 | hdr[6];
+	    (uint32_t)hdr[5] << 8 | hdr[6];
 	if (f->size > 1024 * 1024) {
 		*cause = xstrdup("rabbitmq sent an oversize frame");
 		return -1;
@@ -319,8 +319,8 @@ probe_amqp(const char *host, int port, const char *vhost, const char *user,
 	if (probe_amqp_read(fd, &f, cause) == -1)
 		goto out;
 	if (f.class_id != 10 || f.method_id != 41) {
-		*cause = xasprintf("rabbitmq refused vhost '%s' to '%s'", vhost,
-		    user);
+		*cause = xasprintf(
+		    "rabbitmq refused vhost '%s' to '%s'", vhost, user);
 		goto out;
 	}
 	rc = 0;
@@ -345,8 +345,8 @@ probe_http(const char *host, int port, const char *path, char **cause)
 	if (probe_send(fd, req, strlen(req)) == -1 ||
 	    probe_line(fd, line, sizeof line) == -1 ||
 	    sscanf(line, "HTTP/%*d.%*d %d", &status) != 1) {
-		*cause = xasprintf("no HTTP answer from %s port %d", host,
-		    port);
+		*cause =
+		    xasprintf("no HTTP answer from %s port %d", host, port);
 		goto out;
 	}
 	if (status != 200) {

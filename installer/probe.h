@@ -15,8 +15,8 @@ int probe_redis(const char *host, int port, const char *user,
     const char *password, char **cause);
 /* Returns 0 when Redis refuses a command without authentication. */
 int probe_redis_noauth(const char *host, int port, char **cause);
-int probe_amqp(const char *host, int port, const char *vhost,
-    const char *user, const char *password, char **cause);
+int probe_amqp(const char *host, int port, const char *vhost, const char *user,
+    const char *password, char **cause);
 /* GET path over plain HTTP; 0 when the status is 200. */
 int probe_http(const char *host, int port, const char *path, char **cause);
 

@@ -69,12 +69,11 @@ step_secret_free(char *s)
 	}
 }
 
-
 int
 step_sql(const char *sql, struct buf *out, char **cause)
 {
-	char *argv[] = {"mariadb", "--protocol=socket", "-u", "root", "-N",
-	    "-B", NULL};
+	char *argv[] = {
+	    "mariadb", "--protocol=socket", "-u", "root", "-N", "-B", NULL};
 
 	return step_run(argv, sql, strlen(sql), 60000, out, cause);
 }
@@ -119,9 +118,9 @@ step_mariadb_check(struct engine *e, struct step *s, char **cause)
 	sql = step_mariadb_state_sql(e, pw);
 	if (step_sql(sql, &out, cause) == -1)
 		goto todo_all;
-	if (out.data == NULL || sscanf(out.data, "%d %d %d %d %d %d %d", &anon,
-				    &test, &root, &db, &user, &grants,
-				    &global) != 7) {
+	if (out.data == NULL ||
+	    sscanf(out.data, "%d %d %d %d %d %d %d", &anon, &test, &root, &db,
+		&user, &grants, &global) != 7) {
 		*cause = xstrdup("cannot read MariaDB's user tables");
 		goto out;
 	}
@@ -480,8 +479,8 @@ static const struct {
     {"mariadb-root", "MariaDB answers its root over the unix socket",
 	gate_mariadb_root, 60},
     {"mariadb", "MariaDB answers chatd's login", gate_mariadb, 30},
-    {"redis", "Redis answers PING after AUTH, and nothing without",
-	gate_redis, 30},
+    {"redis", "Redis answers PING after AUTH, and nothing without", gate_redis,
+	30},
     {"rabbitmq", "RabbitMQ accepts chatd's AMQP login", gate_rabbitmq, 120},
     {"chatd", "chatd answers /readyz", gate_chatd, 60},
 };
@@ -508,8 +507,8 @@ step_add_gate(
 	g->instance = instance;
 	if (instance > 0) {
 		id = xasprintf("health.%s@%d", name, instance);
-		title = xasprintf("%s (instance %d)", step_gates[i].title,
-		    instance);
+		title = xasprintf(
+		    "%s (instance %d)", step_gates[i].title, instance);
 	} else {
 		id = xasprintf("health.%s", name);
 		title = xstrdup(step_gates[i].title);
@@ -519,4 +518,21 @@ step_add_gate(
 	free(id);
 	free(title);
 	return s;
+}
+
+int
+step_probe(struct engine *e, const char *name, int instance, char **cause)
+{
+	struct step_gate g;
+	size_t i;
+
+	for (i = 0; i < sizeof step_gates / sizeof step_gates[0]; i++) {
+		if (strcmp(step_gates[i].name, name) != 0)
+			continue;
+		memset(&g, 0, sizeof g);
+		g.instance = instance;
+		return step_gates[i].probe(e, &g, cause);
+	}
+	*cause = xasprintf("no probe named '%s'", name);
+	return -1;
 }

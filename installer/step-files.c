@@ -192,9 +192,15 @@ step_remove_apply(struct engine *e, struct step *s, char **cause)
 			return -1;
 	}
 	full = engine_path(e, f->path);
-	if (unlink(full) == -1 && errno != ENOENT) {
-		*cause = xasprintf("cannot remove '%s': %s", full,
-		    strerror(errno));
+	if (f->mode == 1) {
+		char *rm[] = {"rm", "-rf", "--one-file-system", full, NULL};
+
+		rc = step_run(rm, NULL, 0, 600000, NULL, cause);
+		if (rc == 0)
+			log_info("removed %s", full);
+	} else if (unlink(full) == -1 && errno != ENOENT) {
+		*cause =
+		    xasprintf("cannot remove '%s': %s", full, strerror(errno));
 		rc = -1;
 	} else
 		log_info("removed %s", full);
@@ -209,8 +215,8 @@ static const struct step_ops step_remove_ops = {
 };
 
 struct step *
-step_add_remove(
-    struct engine *e, const char *id, const char *path, const char *unit)
+step_add_remove(struct engine *e, const char *id, const char *path,
+    const char *unit, int tree)
 {
 	struct step_file *f;
 	char *title;
@@ -219,6 +225,7 @@ step_add_remove(
 	f = xcalloc(1, sizeof *f);
 	f->path = xstrdup(path);
 	f->unit = unit != NULL ? xstrdup(unit) : NULL;
+	f->mode = tree ? 1 : 0;
 	title = xasprintf("Remove %s", path);
 	s = engine_add(e, id, title, &step_remove_ops, f);
 	free(title);
@@ -265,8 +272,8 @@ step_dir_apply(struct engine *e, struct step *s, char **cause)
 	if (chmod(full, f->mode) == -1 ||
 	    ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
 		chown(full, uid, gid) == -1)) {
-		*cause = xasprintf("cannot set owner and mode of '%s': %s", full,
-		    strerror(errno));
+		*cause = xasprintf("cannot set owner and mode of '%s': %s",
+		    full, strerror(errno));
 		goto out;
 	}
 	log_info("made directory %s", full);
@@ -302,8 +309,8 @@ step_add_directory(struct engine *e, const char *id, const char *path,
 }
 
 int
-step_run(char *const argv[], const char *input, size_t inputlen,
-    int timeout_ms, struct buf *out, char **cause)
+step_run(char *const argv[], const char *input, size_t inputlen, int timeout_ms,
+    struct buf *out, char **cause)
 {
 	struct spawn sp;
 	int rc = -1;

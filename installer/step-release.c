@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../certs/certs.h"
 #include "../preflight/preflight.h"
 #include "answers.h"
 #include "buf.h"
@@ -23,15 +24,6 @@
 #include "steps.h"
 #include "xmalloc.h"
 
-/*
- * Provided by the certs and bundles parts when they are linked in; until
- * then the steps that need them say so plainly instead of pretending.
- */
-extern int certs_ensure(const struct answers *, const char *root,
-    const char *dir, int *changed, char **cause) __attribute__((weak));
-extern int bundle_stage(const char *bundles_dir, const char *repo_dir,
-    int *changed, char **cause) __attribute__((weak));
-
 static int
 step_preflight_check(struct engine *e, struct step *s, char **cause)
 {
@@ -42,6 +34,15 @@ step_preflight_check(struct engine *e, struct step *s, char **cause)
 	(void)s;
 	if (e->answers == NULL)
 		return STEP_DONE;
+	/* Under a test root without a fixture there is nothing to check. */
+	if (e->root[0] != '\0') {
+		char *fixture = engine_path(e, "/etc/os-release");
+		int have = access(fixture, R_OK) == 0;
+
+		free(fixture);
+		if (!have)
+			return STEP_DONE;
+	}
 	o.root = e->root[0] != '\0' ? e->root : NULL;
 	o.events = 1;
 	if (preflight_run(e->answers, &o, &r, cause) == -1)
@@ -50,6 +51,13 @@ step_preflight_check(struct engine *e, struct step *s, char **cause)
 		preflight_report_print(stdout, r, cmd_global.color);
 	errors = preflight_report_errors(r);
 	preflight_report_free(r);
+	if (errors > 0 && e->mode == ENGINE_PLAN) {
+		/* A plan goes on, to show the rest; install would stop. */
+		e->preflight_errors = errors;
+		step_change(s, CHANGE_OTHER, "preflight",
+		    "errors stand: install would refuse to start");
+		return STEP_TODO;
+	}
 	if (errors > 0) {
 		*cause = xasprintf("preflight found %d error%s on this host "
 				   "(see above); fix them or waive them in "
@@ -71,7 +79,6 @@ step_add_preflight(struct engine *e)
 	    &step_preflight_ops, NULL);
 }
 
-/* The bundles, verified and staged as local apt repositories. */
 struct step_rel {
 	char *release;
 };
@@ -85,66 +92,6 @@ step_rel_free(void *arg)
 	free(r);
 }
 
-static int
-step_bundles_check(struct engine *e, struct step *s, char **cause)
-{
-	struct step_rel *r = s->arg;
-	char *marker;
-	int rc;
-
-	(void)cause;
-	if (r->release == NULL)
-		return STEP_DONE; /* packages come from apt sources */
-	marker = engine_path(e, CHATSTACK_REPO "/components");
-	rc = access(marker, R_OK) == 0 ? STEP_DONE : STEP_TODO;
-	if (rc == STEP_TODO)
-		step_change(s, CHANGE_DIRECTORY, CHATSTACK_REPO,
-		    "verify the bundles' signatures and stage them");
-	free(marker);
-	return rc;
-}
-
-static int
-step_bundles_apply(struct engine *e, struct step *s, char **cause)
-{
-	struct step_rel *r = s->arg;
-	char *dir, *repo;
-	int changed = 0, rc;
-
-	if (bundle_stage == NULL) {
-		*cause = xstrdup("this build cannot verify bundles yet (the "
-				 "bundles part is not linked in); see "
-				 "docs/known-issues.md");
-		return -1;
-	}
-	dir = xasprintf("%s/bundles", r->release);
-	repo = engine_path(e, CHATSTACK_REPO);
-	rc = bundle_stage(dir, repo, &changed, cause);
-	if (changed)
-		s->changed = 1;
-	free(repo);
-	free(dir);
-	return rc;
-}
-
-static const struct step_ops step_bundles_ops = {
-    .check = step_bundles_check,
-    .apply = step_bundles_apply,
-    .free = step_rel_free,
-};
-
-struct step *
-step_add_bundles(struct engine *e, const char *release)
-{
-	struct step_rel *r;
-
-	r = xcalloc(1, sizeof *r);
-	r->release = release != NULL ? xstrdup(release) : NULL;
-	return engine_add(e, "bundles.stage",
-	    "Verify the bundles and stage their packages", &step_bundles_ops,
-	    r);
-}
-
 /*
  * chatd and the web client under /opt/chatstack/<version>, with a
  * current symlink. They come from the release folder: bin/chatd and
@@ -156,8 +103,8 @@ step_rel_find(const char *release, const char *const *names)
 	char *path;
 
 	for (; *names != NULL; names++) {
-		path = xasprintf("%s/%s", release != NULL ? release : ".",
-		    *names);
+		path =
+		    xasprintf("%s/%s", release != NULL ? release : ".", *names);
 		if (access(path, R_OK) == 0)
 			return path;
 		free(path);
@@ -165,8 +112,12 @@ step_rel_find(const char *release, const char *const *names)
 	return NULL;
 }
 
-static const char *step_chatd_bins[] = {"bin/chatd", "build/chatd", NULL};
-static const char *step_chatd_webs[] = {"web", "chat/web", NULL};
+/* Where chatd comes from: the chatd bundle's files, else the release. */
+static const char *step_chatd_bins[] = {ENGINE_STATE_DIR
+    "/files/chatd/bin/chatd",
+    "bin/chatd", "build/chatd", NULL};
+static const char *step_chatd_webs[] = {
+    ENGINE_STATE_DIR "/files/chatd/web", "web", "chat/web", NULL};
 
 static int
 step_same_tree(const char *a, const char *b)
@@ -235,8 +186,9 @@ step_chatd_apply(struct engine *e, struct step *s, char **cause)
 	tmp = xasprintf("%s/web.new", dir);
 	link = xasprintf("%s%s/current", e->root, CHATSTACK_PREFIX);
 	if (bin == NULL) {
-		*cause = xasprintf("chatd is not in the release '%s' (bin/chatd)",
-		    r->release != NULL ? r->release : ".");
+		*cause =
+		    xasprintf("chatd is not in the release '%s' (bin/chatd)",
+			r->release != NULL ? r->release : ".");
 		goto out;
 	}
 	install[4] = bin;
@@ -256,8 +208,8 @@ step_chatd_apply(struct engine *e, struct step *s, char **cause)
 		if (step_run(rm, NULL, 0, 60000, NULL, cause) == -1)
 			goto out;
 		if (rename(tmp, path) == -1) {
-			*cause = xasprintf("cannot rename '%s': %s", tmp,
-			    strerror(errno));
+			*cause = xasprintf(
+			    "cannot rename '%s': %s", tmp, strerror(errno));
 			goto out;
 		}
 	}
@@ -303,49 +255,80 @@ step_add_chatd_release(struct engine *e, const char *release)
 	return s;
 }
 
-/* The certificate nginx serves, from the certs part. */
+/*
+ * The certificate nginx serves (certs/): certs_check is the check,
+ * certs_ensure the apply. Before nginx runs, ACME challenges are answered
+ * by certs' own responder; after, from the webroot nginx serves.
+ */
+static void
+step_tls_opts(struct engine *e, struct certs_opts *o, char **dir, char **web)
+{
+	char *argv[] = {"systemctl", "is-active", "-q", "nginx.service", NULL};
+	char *why = NULL;
+
+	memset(o, 0, sizeof *o);
+	*dir = engine_path(e, CHATSTACK_ETC "/tls");
+	*web = engine_path(e, ENGINE_STATE_DIR "/acme");
+	o->tls_dir = *dir;
+	o->webroot = *web;
+	o->responder = step_run(argv, NULL, 0, 10000, NULL, &why) != 0;
+	free(why);
+}
+
 static int
 step_tls_check(struct engine *e, struct step *s, char **cause)
 {
-	static const char *files[] = {"fullchain.pem", "privkey.pem"};
-	char *path;
-	size_t i;
-	int rc = STEP_DONE;
+	struct certs_opts o;
+	char *dir, *web, *reason = NULL;
+	int rc;
 
-	(void)cause;
-	for (i = 0; i < 2; i++) {
-		path = xasprintf(
-		    "%s%s/tls/%s", e->root, CHATSTACK_ETC, files[i]);
-		if (access(path, R_OK) != 0) {
-			step_change(s, CHANGE_FILE, path + strlen(e->root),
-			    "(certificate from tls.mode)");
-			rc = STEP_TODO;
-		}
-		free(path);
+	if (e->answers == NULL)
+		return STEP_DONE;
+	step_tls_opts(e, &o, &dir, &web);
+	rc = certs_check(e->answers, &o, &reason);
+	if (rc == 1)
+		rc = STEP_DONE;
+	else if (rc == 0) {
+		step_change(
+		    s, CHANGE_FILE, CHATSTACK_ETC "/tls/fullchain.pem", reason);
+		rc = STEP_TODO;
+	} else {
+		*cause = reason;
+		reason = NULL;
+		rc = STEP_ERROR;
 	}
+	free(reason);
+	free(dir);
+	free(web);
 	return rc;
 }
 
 static int
 step_tls_apply(struct engine *e, struct step *s, char **cause)
 {
-	char *dir;
-	int changed = 0, rc;
+	struct certs_opts o;
+	struct certs_result r;
+	char *dir, *web;
+	int rc = -1;
 
-	if (certs_ensure == NULL) {
-		*cause = xstrdup("this build cannot make TLS certificates yet "
-				 "(the certs part is not linked in); see "
-				 "docs/known-issues.md");
-		return -1;
-	}
+	memset(&r, 0, sizeof r);
+	step_tls_opts(e, &o, &dir, &web);
+	if (mkdir_p(web, 0755, cause) == -1)
+		goto out;
 	journal_set_pending(e, "nginx.service", 1);
 	if (journal_save(e, cause) == -1)
-		return -1;
-	dir = engine_path(e, CHATSTACK_ETC "/tls");
-	rc = certs_ensure(e->answers, e->root, dir, &changed, cause);
-	if (changed)
+		goto out;
+	if (certs_ensure(e->answers, &o, &r, cause) == -1)
+		goto out;
+	if (r.changed)
 		s->changed = 1;
+	if (r.message != NULL)
+		log_info("%s", r.message);
+	rc = 0;
+out:
+	certs_result_free(&r);
 	free(dir);
+	free(web);
 	return rc;
 }
 

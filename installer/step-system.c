@@ -46,7 +46,8 @@ step_secrets_check(struct engine *e, struct step *s, char **cause)
 		path = xasprintf("%s/%s", dir, step_secret_names[i]);
 		if (lstat(path, &sb) == -1 || !S_ISREG(sb.st_mode) ||
 		    (sb.st_mode & 077) != 0 || sb.st_size == 0) {
-			step_change(s, CHANGE_SECRET, path, NULL);
+			step_change(
+			    s, CHANGE_SECRET, path + strlen(e->root), NULL);
 			rc = STEP_TODO;
 		}
 		free(path);
@@ -84,7 +85,6 @@ static const struct step_ops step_secrets_ops = {
     .apply = step_secrets_apply,
 };
 
-
 struct step *
 step_add_secrets(struct engine *e)
 {
@@ -111,11 +111,11 @@ struct step_pkgs {
 static int step_pkg_installed(const char *);
 
 /* Tells preflight which components are chatstack's own. */
-static void
-step_pkgs_owned(struct engine *e)
+void
+step_pkgs_mark_owned(struct engine *e)
 {
-	static const char *owned[] = {"mariadb", "redis", "rabbitmq", "nginx",
-	    "chatd"};
+	static const char *owned[] = {
+	    "mariadb", "redis", "rabbitmq", "nginx", "chatd"};
 	struct atomic_opts o = ATOMIC_OPTS(0644);
 	char *dir, *path, *cause = NULL;
 	size_t i;
@@ -174,15 +174,15 @@ step_pkgs_free(void *arg)
 static int
 step_pkg_installed(const char *name)
 {
-	char *argv[] = {"dpkg-query", "-W", "-f=${db:Status-Abbrev}", NULL,
-	    NULL};
+	char *argv[] = {
+	    "dpkg-query", "-W", "-f=${db:Status-Abbrev}", NULL, NULL};
 	struct buf out = BUF_INIT;
 	char *cause = NULL;
 	int ok;
 
 	argv[3] = (char *)name;
 	ok = step_run(argv, NULL, 0, 30000, &out, &cause) == 0 &&
-	     out.data != NULL && strncmp(out.data, "ii", 2) == 0;
+	    out.data != NULL && strncmp(out.data, "ii", 2) == 0;
 	free(cause);
 	buf_free(&out);
 	return ok;
@@ -348,7 +348,7 @@ step_pkgs_apply(struct engine *e, struct step *s, char **cause)
 		goto out;
 	}
 	spawn_free(&sp);
-	step_pkgs_owned(e);
+	step_pkgs_mark_owned(e);
 	rc = 0;
 out:
 	if (ours && unlink(policy) == -1 && errno != ENOENT)
@@ -370,7 +370,6 @@ static const struct step_ops step_pkgs_ops = {
     .free = step_pkgs_free,
 };
 
-
 struct step *
 step_add_packages(struct engine *e, const char *const *names, int online)
 {
@@ -383,13 +382,15 @@ step_add_packages(struct engine *e, const char *const *names, int online)
 		p->names[p->n++] = xstrdup(*names);
 	}
 	return engine_add(e, "packages.install",
-	    "Install packages from the bundles (offline)", &step_pkgs_ops, p);
+	    online ? "Install packages from this host's apt sources"
+		   : "Install packages",
+	    &step_pkgs_ops, p);
 }
 
 /* systemctl, with its answer; 0 when it exited 0. */
 static int
-step_systemctl(const char *verb, const char *unit, struct buf *out,
-    char **cause)
+step_systemctl(
+    const char *verb, const char *unit, struct buf *out, char **cause)
 {
 	char *argv[] = {"systemctl", NULL, NULL, NULL};
 
@@ -408,8 +409,7 @@ step_systemctl_is(const char *verb, const char *unit, const char *want)
 	step_systemctl(verb, unit, &out, &cause);
 	free(cause);
 	ok = out.data != NULL && strncmp(out.data, want, strlen(want)) == 0 &&
-	     (out.data[strlen(want)] == '\n' ||
-		 out.data[strlen(want)] == '\0');
+	    (out.data[strlen(want)] == '\n' || out.data[strlen(want)] == '\0');
 	buf_free(&out);
 	return ok;
 }
@@ -439,7 +439,6 @@ static const struct step_ops step_reload_ops = {
     .check = step_reload_check,
     .apply = step_reload_apply,
 };
-
 
 struct step *
 step_add_reload(struct engine *e)
@@ -500,8 +499,8 @@ step_svc_apply(struct engine *e, struct step *s, char **cause)
 	struct step_svc *v = s->arg;
 	const char *verb;
 
-	if (v->test[0] != NULL && step_run(v->test, NULL, 0, 60000, NULL,
-				      cause) == -1)
+	if (v->test[0] != NULL &&
+	    step_run(v->test, NULL, 0, 60000, NULL, cause) == -1)
 		return -1;
 	if (!step_systemctl_is("is-enabled", v->unit, "enabled") &&
 	    step_systemctl("enable", v->unit, NULL, cause) == -1)
@@ -517,9 +516,8 @@ step_svc_apply(struct engine *e, struct step *s, char **cause)
 			step_journal_tail(v->unit, cause);
 			return -1;
 		}
-		log_info("%sed %s", strcmp(verb, "start") == 0 ? "start"
-								: "restart",
-		    v->unit);
+		log_info("%sed %s",
+		    strcmp(verb, "start") == 0 ? "start" : "restart", v->unit);
 	}
 	journal_set_pending(e, v->unit, 0);
 	return journal_save(e, cause);
@@ -532,8 +530,8 @@ static const struct step_ops step_svc_ops = {
 };
 
 struct step *
-step_add_service(struct engine *e, const char *unit, int reload,
-    const char *const *test)
+step_add_service(
+    struct engine *e, const char *unit, int reload, const char *const *test)
 {
 	struct step_svc *v;
 	struct step *s;
@@ -572,4 +570,145 @@ step_journal_tail(const char *unit, char **cause)
 	}
 	free(why);
 	buf_free(&out);
+}
+
+/* Uninstall: a unit stopped and disabled (or not there at all). */
+static int
+step_stop_check(struct engine *e, struct step *s, char **cause)
+{
+	struct step_svc *v = s->arg;
+	int rc = STEP_DONE;
+
+	(void)e;
+	(void)cause;
+	if (step_systemctl_is("is-active", v->unit, "active")) {
+		step_change(s, CHANGE_SERVICE, v->unit, "stop");
+		rc = STEP_TODO;
+	}
+	if (step_systemctl_is("is-enabled", v->unit, "enabled")) {
+		step_change(s, CHANGE_SERVICE, v->unit, "disable");
+		rc = STEP_TODO;
+	}
+	return rc;
+}
+
+static int
+step_stop_apply(struct engine *e, struct step *s, char **cause)
+{
+	struct step_svc *v = s->arg;
+	char *argv[] = {"systemctl", "disable", "--now", NULL, NULL};
+
+	(void)e;
+	(void)s;
+	argv[3] = v->unit;
+	if (step_run(argv, NULL, 0, 180000, NULL, cause) == -1)
+		return -1;
+	log_info("stopped and disabled %s", v->unit);
+	return 0;
+}
+
+static const struct step_ops step_stop_ops = {
+    .check = step_stop_check,
+    .apply = step_stop_apply,
+    .free = step_svc_free,
+};
+
+struct step *
+step_add_service_stop(struct engine *e, const char *unit)
+{
+	struct step_svc *v;
+	struct step *s;
+	char *id, *title;
+
+	v = xcalloc(1, sizeof *v);
+	v->unit = xstrdup(unit);
+	id = xasprintf("stop.%s", unit);
+	title = xasprintf("Stop and disable %s", unit);
+	s = engine_add(e, id, title, &step_stop_ops, v);
+	free(id);
+	free(title);
+	return s;
+}
+
+/* Uninstall: the packages chatstack added, removed (or purged). */
+static int
+step_pkgs_remove_check(struct engine *e, struct step *s, char **cause)
+{
+	struct step_pkgs *p = s->arg;
+	size_t i;
+	int rc = STEP_DONE;
+
+	(void)e;
+	(void)cause;
+	for (i = 0; i < p->n; i++) {
+		if (step_pkg_installed(p->names[i])) {
+			step_change(s, CHANGE_PACKAGE, p->names[i],
+			    p->online ? "purge" : "remove");
+			rc = STEP_TODO;
+		}
+	}
+	return rc;
+}
+
+static int
+step_pkgs_remove_apply(struct engine *e, struct step *s, char **cause)
+{
+	struct step_pkgs *p = s->arg;
+	static char *env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+	    "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C", NULL};
+	char *argv[64];
+	struct spawn sp;
+	size_t i, n = 0;
+	int rc = -1;
+
+	(void)e;
+	argv[n++] = "apt-get";
+	argv[n++] = "-q";
+	argv[n++] = "-y";
+	argv[n++] = "-o";
+	argv[n++] = "Acquire::Languages=none";
+	argv[n++] = p->online ? "purge" : "remove";
+	argv[n++] = "--autoremove";
+	for (i = 0; i < p->n && n < 62; i++) {
+		if (step_pkg_installed(p->names[i]))
+			argv[n++] = p->names[i];
+	}
+	argv[n] = NULL;
+	memset(&sp, 0, sizeof sp);
+	sp.argv = argv;
+	sp.envp = env;
+	sp.timeout_ms = 600000;
+	sp.merge_stderr = 1;
+	if (spawn_run(&sp, cause) == -1)
+		return -1;
+	if (sp.status != 0)
+		*cause = spawn_describe(&sp);
+	else
+		rc = 0;
+	spawn_free(&sp);
+	(void)s;
+	return rc;
+}
+
+static const struct step_ops step_pkgs_remove_ops = {
+    .check = step_pkgs_remove_check,
+    .apply = step_pkgs_remove_apply,
+    .free = step_pkgs_free,
+};
+
+struct step *
+step_add_packages_remove(struct engine *e, const char *const *names, int purge)
+{
+	struct step_pkgs *p;
+
+	p = xcalloc(1, sizeof *p);
+	p->online = purge;
+	for (; *names != NULL; names++) {
+		p->names = xreallocarray(p->names, p->n + 1, sizeof *p->names);
+		p->names[p->n++] = xstrdup(*names);
+	}
+	return engine_add(e, "packages.remove",
+	    purge ? "Purge the packages chatstack added"
+		  : "Remove the packages chatstack added",
+	    &step_pkgs_remove_ops, p);
 }

@@ -46,8 +46,8 @@ e2e_write(void *data, size_t size, size_t n, void *arg)
 
 /* One REST call; returns the JSON answer when the status is want. */
 static json_t *
-e2e_call(struct e2e *x, const char *method, const char *path,
-    const char *token, json_t *body, long want, char **cause)
+e2e_call(struct e2e *x, const char *method, const char *path, const char *token,
+    json_t *body, long want, char **cause)
 {
 	struct curl_slist *h = NULL;
 	struct buf out = BUF_INIT;
@@ -80,7 +80,8 @@ e2e_call(struct e2e *x, const char *method, const char *path,
 	if (strcmp(method, "GET") == 0)
 		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	if (curl_easy_perform(c) != CURLE_OK) {
-		*cause = xasprintf("%s %s through nginx: %s", method, path, err);
+		*cause =
+		    xasprintf("%s %s through nginx: %s", method, path, err);
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -124,13 +125,14 @@ e2e_register(struct e2e *x, struct e2e_user *u, char **cause)
 {
 	json_t *body, *j;
 
-	body = json_pack("{s:s, s:s}", "username", u->name, "password",
-	    u->password);
+	body = json_pack(
+	    "{s:s, s:s}", "username", u->name, "password", u->password);
 	j = e2e_call(x, "POST", "/api/v1/register", NULL, body, 201, cause);
 	json_decref(body);
 	if (j == NULL)
 		return -1;
-	u->token = xstrdup(json_string_value(json_object_get(j, "token")) ?: "");
+	u->token =
+	    xstrdup(json_string_value(json_object_get(j, "token")) ?: "");
 	u->id = json_integer_value(
 	    json_object_get(json_object_get(j, "user"), "id"));
 	json_decref(j);
@@ -284,11 +286,12 @@ e2e_run(const char *host, int port, const char *ca_file, char **cause)
 	json_decref(j);
 	if ((j = e2e_wait(w1, "message", cause)) == NULL)
 		goto out;
-	if (strcmp(json_string_value(json_object_get(json_object_get(j,
-					 "message"),
-		       "client_msg_id")) ?: "",
+	if (strcmp(json_string_value(json_object_get(
+		       json_object_get(j, "message"), "client_msg_id"))
+		    ?: "",
 		cmid) != 0) {
-		*cause = xstrdup("the message that arrived is not the one sent");
+		*cause =
+		    xstrdup("the message that arrived is not the one sent");
 		json_decref(j);
 		goto out;
 	}
@@ -311,13 +314,12 @@ out:
 	return rc;
 }
 
-
 char *
 e2e_ca_file(struct engine *e)
 {
 	char *path;
 
-	path = engine_path(e, CHATSTACK_ETC "/tls/ca.pem");
+	path = engine_path(e, CHATSTACK_ETC "/tls/ca.crt");
 	if (access(path, R_OK) == 0)
 		return path;
 	free(path);

@@ -41,10 +41,11 @@ void engine_vars_refresh(struct engine *);
 struct step *step_add_render(struct engine *, const char *id,
     const char *template, const char *dest, mode_t mode, const char *owner,
     const char *group, const char *unit, json_t *extra);
-struct step *step_add_remove(
-    struct engine *, const char *id, const char *path, const char *unit);
-struct step *step_add_copy(struct engine *, const char *id,
-    const char *src, const char *dest, mode_t mode);
+/* A path that must be gone; tree: a directory and all it holds. */
+struct step *step_add_remove(struct engine *, const char *id, const char *path,
+    const char *unit, int tree);
+struct step *step_add_copy(struct engine *, const char *id, const char *src,
+    const char *dest, mode_t mode);
 struct step *step_add_directory(struct engine *, const char *id,
     const char *path, mode_t mode, const char *owner, const char *group);
 
@@ -54,9 +55,11 @@ struct step *step_add_secrets(struct engine *);
 struct step *step_add_packages(
     struct engine *, const char *const *names, int online);
 struct step *step_add_reload(struct engine *);
+/* Marks every component as chatstack's own, for preflight. */
+void step_pkgs_mark_owned(struct engine *);
 /* Enables and starts unit, restarting it when its config changed. */
-struct step *step_add_service(struct engine *, const char *unit, int reload,
-    const char *const *test);
+struct step *step_add_service(
+    struct engine *, const char *unit, int reload, const char *const *test);
 /* Appends the unit's last journal lines to *cause. */
 void step_journal_tail(const char *unit, char **cause);
 
@@ -84,9 +87,18 @@ char *e2e_ca_file(struct engine *);
 
 /* Steps joining other parts (step-release.c). */
 struct step *step_add_preflight(struct engine *);
+/* Verifies the release's bundles and installs them (step-bundles.c). */
 struct step *step_add_bundles(struct engine *, const char *release);
 struct step *step_add_chatd_release(struct engine *, const char *release);
 struct step *step_add_tls(struct engine *);
+
+/* Probes one service once: the gates' probes (step-backends.c). */
+int step_probe(struct engine *, const char *name, int instance, char **cause);
+/* Stops and disables a unit (uninstall). */
+struct step *step_add_service_stop(struct engine *, const char *unit);
+/* Removes packages chatstack added (uninstall); purge: their data too. */
+struct step *step_add_packages_remove(
+    struct engine *, const char *const *names, int purge);
 
 /* Runs a program; returns 0 when it exited 0, else -1 with *cause. */
 int step_run(char *const argv[], const char *input, size_t inputlen,

@@ -66,8 +66,8 @@ ws_write(struct ws *w, const void *data, size_t len, char **cause)
 	int n;
 
 	while (done < len) {
-		n = SSL_write(w->ssl, (const char *)data + done,
-		    (int)(len - done));
+		n = SSL_write(
+		    w->ssl, (const char *)data + done, (int)(len - done));
 		if (n <= 0) {
 			*cause = ws_ssl_error("websocket write");
 			return -1;
@@ -89,7 +89,8 @@ ws_read(struct ws *w, void *data, size_t len, int timeout_ms, char **cause)
 			pfd.fd = w->fd;
 			pfd.events = POLLIN;
 			if (poll(&pfd, 1, timeout_ms) <= 0) {
-				*cause = xstrdup("websocket: no answer in time");
+				*cause =
+				    xstrdup("websocket: no answer in time");
 				return -1;
 			}
 		}
@@ -160,7 +161,8 @@ ws_connect(const char *addr, int port, const char *host, const char *ca_file,
 	SSL_CTX_set_verify(w->ctx, SSL_VERIFY_PEER, NULL);
 	if ((ca_file != NULL &&
 		SSL_CTX_load_verify_locations(w->ctx, ca_file, NULL) != 1) ||
-	    (ca_file == NULL && SSL_CTX_set_default_verify_paths(w->ctx) != 1)) {
+	    (ca_file == NULL &&
+		SSL_CTX_set_default_verify_paths(w->ctx) != 1)) {
 		*cause = ws_ssl_error("loading the CA certificates");
 		goto fail;
 	}
@@ -203,8 +205,8 @@ fail:
 }
 
 static int
-ws_send_frame(struct ws *w, int opcode, const void *data, size_t len,
-    char **cause)
+ws_send_frame(
+    struct ws *w, int opcode, const void *data, size_t len, char **cause)
 {
 	struct buf f = BUF_INIT;
 	unsigned char mask[4];
