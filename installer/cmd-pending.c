@@ -12,13 +12,6 @@ cmd_pending_exec(int argc, char **argv)
 	return cmd_not_available(argv[0]);
 }
 
-const struct cmd_entry cmd_preflight_entry = {
-    .name = "preflight",
-    .args = "[--answers FILE] [--json] [--profile P]",
-    .summary = "Check this host before anything changes.",
-    .exec = cmd_pending_exec,
-};
-
 const struct cmd_entry cmd_remote_entry = {
     .name = "remote",
     .args = "install --host USER@HOST --answers FILE",

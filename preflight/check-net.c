@@ -13,8 +13,8 @@
 #define PF_CLOCK_ESTERROR_MAX_US 1000000LL
 #define PF_RESOLVE_TIMEOUT_MS 3000
 
-static const char *const pf_time_daemons[] = {
-    "systemd-timesyn", /* comm is cut at 15 characters */
+static const char *const pf_time_daemons[] = {"systemd-timesyncd",
+    "systemd-timesyn", /* comm cut at 15 characters, no cmdline */
     "chronyd", "ntpd", "openntpd", NULL};
 
 static int
@@ -27,7 +27,7 @@ pf_time_daemon_cb(int pid, const char *comm, void *arg)
 	for (i = 0; pf_time_daemons[i] != NULL; i++) {
 		if (strcmp(comm, pf_time_daemons[i]) == 0) {
 			snprintf(found, 32, "%s",
-			    i == 0 ? "systemd-timesyncd" : comm);
+			    i <= 1 ? "systemd-timesyncd" : comm);
 			return 1;
 		}
 	}

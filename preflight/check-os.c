@@ -272,7 +272,7 @@ pf_check_tmp_noexec(struct preflight_ctx *ctx, struct preflight_result *r)
 			noexec = 1;
 	}
 	free(copy);
-	pf_measured(r, "%s mounted %s", mnt, opts);
+	pf_measured(r, "%s (on %s)", noexec ? "noexec" : "exec allowed", mnt);
 	pf_data(r, "mountpoint", json_string(mnt));
 	pf_data(r, "noexec", json_boolean(noexec));
 	if (noexec) {

@@ -196,6 +196,7 @@ pf_check_ports_free(struct preflight_ctx *ctx, struct preflight_result *r)
 	struct host_listener *ls = NULL;
 	struct pf_bind bind, any, *b;
 	struct buf need = BUF_INIT, held = BUF_INIT, fix = BUF_INIT;
+	struct buf short_held = BUF_INIT;
 	const struct pf_port *p;
 	char *cause = NULL, *name, addr[64];
 	const char *bind_text;
@@ -274,6 +275,9 @@ pf_check_ports_free(struct preflight_ctx *ctx, struct preflight_result *r)
 			continue;
 		}
 		nheld++;
+		buf_printf(&short_held, "%s%d by %s",
+		    short_held.len > 0 ? ", " : "", p->port,
+		    pid > 0 ? name : "?");
 		if (pid > 0) {
 			buf_printf(&held, "%s%d/tcp is held by %s (pid %d)",
 			    held.len > 0 ? "; " : "", p->port, name, pid);
@@ -303,7 +307,7 @@ pf_check_ports_free(struct preflight_ctx *ctx, struct preflight_result *r)
 		pf_status(r, PREFLIGHT_PASS, "all %zu ports are free", nports);
 		goto out;
 	}
-	pf_measured(r, "%s", held.data);
+	pf_measured(r, "%zu held: %s", nheld, short_held.data);
 	pf_status(r, PREFLIGHT_FAIL, "%s", held.data);
 	pf_remedy(r, "%s", fix.data);
 out:
@@ -311,6 +315,7 @@ out:
 	free(cause);
 	buf_free(&need);
 	buf_free(&held);
+	buf_free(&short_held);
 	buf_free(&fix);
 }
 
@@ -340,6 +345,7 @@ pf_check_existing_services(
     struct preflight_ctx *ctx, struct preflight_result *r)
 {
 	struct buf msg = BUF_INIT, fix = BUF_INIT, measured = BUF_INIT;
+	struct buf purge = BUF_INIT;
 	struct host_packages *pkgs;
 	struct pf_running run;
 	const struct pf_service *s;
@@ -394,19 +400,19 @@ pf_check_existing_services(
 				worst = PREFLIGHT_WARN;
 			buf_printf(&msg,
 			    "%s%s is installed (package %s) but not by "
-			    "chatstack, which will take over its "
-			    "configuration",
+			    "chatstack",
 			    msg.len > 0 ? "; " : "", s->name, pkg);
 		}
 		if (pkg != NULL) {
 			buf_printf(&measured, "%s%s installed",
 			    measured.len > 0 ? ", " : "", pkg);
-			buf_printf(&fix,
-			    "%sapt-get purge %s (after saving any data you "
-			    "need)",
-			    fix.len > 0 ? "; " : "", pkg);
+			buf_printf(&purge, " %s", pkg);
 		}
 	}
+	if (purge.len > 0)
+		buf_printf(&fix,
+		    "%sapt-get purge%s (save any data you need first)",
+		    fix.len > 0 ? "; " : "", purge.data);
 	pf_data(r, "services", list);
 	if (worst == PREFLIGHT_PASS) {
 		pf_measured(r, "none");
@@ -422,4 +428,5 @@ pf_check_existing_services(
 	buf_free(&msg);
 	buf_free(&fix);
 	buf_free(&measured);
+	buf_free(&purge);
 }

@@ -204,7 +204,7 @@ pf_check_disk(struct preflight_ctx *ctx, struct preflight_result *r, int inodes)
 	const struct preflight_limits *l = ctx->limits;
 	enum preflight_status worst = PREFLIGHT_PASS, st;
 	struct pf_fs_set set;
-	struct buf measured = BUF_INIT;
+	struct buf measured = BUF_INIT, passmsg = BUF_INIT;
 	const struct pf_fs *g, *bad = NULL;
 	uint64_t min, rec, have;
 	char *s_have, *s_min, *s_rec;
@@ -228,12 +228,22 @@ pf_check_disk(struct preflight_ctx *ctx, struct preflight_result *r, int inodes)
 		if (inodes && g->fs.total_inodes == 0) {
 			buf_printf(&measured, "%sno fixed inode count at %s",
 			    measured.len > 0 ? "; " : "", g->fs.checked);
+			buf_printf(&passmsg,
+			    "%s%s (%s) has no fixed inode count",
+			    passmsg.len > 0 ? "; " : "", g->fs.checked,
+			    g->what.data);
 			continue;
 		}
 		have = inodes ? g->fs.avail_inodes : g->fs.avail_bytes;
 		s_have = inodes ? pf_count(have) : pf_bytes_decimal(have);
-		buf_printf(&measured, "%s%s free at %s (%s)",
-		    measured.len > 0 ? "; " : "", s_have, g->fs.checked,
+		if (set.n == 1)
+			buf_printf(&measured, "%s free", s_have);
+		else
+			buf_printf(&measured, "%s%s free at %s",
+			    measured.len > 0 ? "; " : "", s_have,
+			    g->fs.checked);
+		buf_printf(&passmsg, "%s%s free at %s (%s)",
+		    passmsg.len > 0 ? "; " : "", s_have, g->fs.checked,
 		    g->what.data);
 		free(s_have);
 		st = pf_grade(have, min, rec);
@@ -251,7 +261,7 @@ pf_check_disk(struct preflight_ctx *ctx, struct preflight_result *r, int inodes)
 		goto out;
 	}
 	if (bad == NULL) {
-		pf_status(r, PREFLIGHT_PASS, "%s", measured.data);
+		pf_status(r, PREFLIGHT_PASS, "%s", passmsg.data);
 		goto out;
 	}
 	have = inodes ? bad->fs.avail_inodes : bad->fs.avail_bytes;
@@ -272,7 +282,7 @@ pf_check_disk(struct preflight_ctx *ctx, struct preflight_result *r, int inodes)
 		    bad->what.data, s_rec, l->name);
 		break;
 	default:
-		pf_status(r, PREFLIGHT_PASS, "%s", measured.data);
+		pf_status(r, PREFLIGHT_PASS, "%s", passmsg.data);
 		break;
 	}
 	if (worst != PREFLIGHT_PASS && inodes)
@@ -290,6 +300,7 @@ pf_check_disk(struct preflight_ctx *ctx, struct preflight_result *r, int inodes)
 	free(s_have);
 out:
 	buf_free(&measured);
+	buf_free(&passmsg);
 	pf_fs_free(&set);
 	free(s_min);
 	free(s_rec);

@@ -491,14 +491,33 @@ host_is_pid(const char *name)
 	return 1;
 }
 
+/*
+ * The process name. The kernel cuts comm at 15 characters; then the
+ * command line's first word, when it starts the same, says it in full.
+ */
 static char *
 host_comm(const struct host *h, const char *pid)
 {
-	char *path, *comm;
+	char *path, *comm, *cmd, *cause = NULL;
+	const char *base;
 
 	path = xasprintf("/proc/%s/comm", pid);
 	comm = host_read_line(h, path);
 	free(path);
+	if (comm == NULL || strlen(comm) != 15)
+		return comm;
+	path = xasprintf("/proc/%s/cmdline", pid);
+	cmd = host_read(h, path, &cause);
+	free(path);
+	free(cause);
+	if (cmd == NULL)
+		return comm;
+	base = strrchr(cmd, '/') != NULL ? strrchr(cmd, '/') + 1 : cmd;
+	if (strncmp(base, comm, 15) == 0 && strlen(base) > 15) {
+		free(comm);
+		comm = xstrdup(base);
+	}
+	free(cmd);
 	return comm;
 }
 

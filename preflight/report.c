@@ -112,8 +112,15 @@ static void
 pf_print_result(FILE *f, const struct preflight_result *r, int color)
 {
 	const char *measured = r->measured != NULL ? r->measured : "-";
+	char cut[PF_COL_MEASURED + 1];
 	int pad;
 
+	/* The table stays a table; the JSON and the message say it all. */
+	if (strlen(measured) > PF_COL_MEASURED) {
+		snprintf(
+		    cut, sizeof cut, "%.*s...", PF_COL_MEASURED - 3, measured);
+		measured = cut;
+	}
 	pad = PF_COL_MEASURED - (int)strlen(measured);
 	fprintf(f, "%s%-*s%s %-*s %s%*s  %s\n",
 	    color ? pf_colour(r->status) : "", PF_COL_STATUS, pf_label(r),
