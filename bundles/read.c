@@ -82,7 +82,8 @@ read_open(struct bundle_reader *r, char **cause)
 	archive_read_support_filter_zstd(r->a);
 	archive_read_support_format_tar(r->a);
 	if (archive_read_open_fd(r->a, r->fd, 256 * 1024) != ARCHIVE_OK) {
-		*cause = xasprintf("bundle '%s' is not a .tar.zst archive: %s",
+		*cause = xasprintf("bundle '%s' cannot be read as .tar.zst "
+				   "(damaged, truncated or not a bundle): %s",
 		    r->path, archive_error_string(r->a));
 		return -1;
 	}
