@@ -626,32 +626,23 @@ out:
 }
 
 static int
-certs_install_provided(const char *dir, const struct certs_config *c,
-    struct certs_result *r, char **cause)
+certs_install_provided(
+    const char *dir, struct provided *p, struct certs_result *r, char **cause)
 {
-	struct provided p;
 	size_t i;
-	int rc = -1;
 
-	if (provided_check(c->cert, c->chain, c->key, c->names, c->nnames,
-		time(NULL), &p, cause) == -1)
-		return -1;
-	for (i = 0; i < p.nwarnings; i++)
-		log_warn("%s", p.warnings[i]);
-	if (certs_write(dir, CERTS_KEY, &p.key, 0600, &r->changed, cause) ==
+	for (i = 0; i < p->nwarnings; i++)
+		log_warn("%s", p->warnings[i]);
+	if (certs_write(dir, CERTS_KEY, &p->key, 0600, &r->changed, cause) ==
 		-1 ||
-	    certs_write(dir, CERTS_FULLCHAIN, &p.fullchain, 0644, &r->changed,
+	    certs_write(dir, CERTS_FULLCHAIN, &p->fullchain, 0644, &r->changed,
 		cause) == -1)
-		goto out;
-	r->warnings = p.warnings;
-	r->nwarnings = p.nwarnings;
-	p.warnings = NULL;
-	p.nwarnings = 0;
-	rc = 0;
-
-out:
-	provided_free(&p);
-	return rc;
+		return -1;
+	r->warnings = p->warnings;
+	r->nwarnings = p->nwarnings;
+	p->warnings = NULL;
+	p->nwarnings = 0;
+	return 0;
 }
 
 /* A line about the installed certificate, for the result's message. */
@@ -684,18 +675,26 @@ certs_apply(const char *dir, const struct certs_config *c,
     const struct certs_opts *o, struct certs_result *r, char **cause)
 {
 	json_t *state;
+	struct provided p;
 	struct buf b = BUF_INIT;
 	char *reason = NULL, *text;
 	int lock, rc = -1, unused = 0;
 
 	memset(r, 0, sizeof *r);
-	if (mkdir_p(dir, 0755, cause) == -1)
+	memset(&p, 0, sizeof p);
+	/* The operator's files are checked before anything changes. */
+	if (c->mode == TLS_MODE_PROVIDED &&
+	    provided_check(c->cert, c->chain, c->key, c->names, c->nnames,
+		time(NULL), &p, cause) == -1)
 		return -1;
-	if ((lock = certs_lock(dir, cause)) == -1)
+	if (mkdir_p(dir, 0755, cause) == -1 ||
+	    (lock = certs_lock(dir, cause)) == -1) {
+		provided_free(&p);
 		return -1;
+	}
 
 	if (c->mode == TLS_MODE_PROVIDED)
-		rc = certs_install_provided(dir, c, r, cause);
+		rc = certs_install_provided(dir, &p, r, cause);
 	else if (!o->force && certs_fits(dir, c, time(NULL), &reason))
 		rc = 0;
 	else {
@@ -730,6 +729,7 @@ certs_apply(const char *dir, const struct certs_config *c,
 		log_info("%s", r->message);
 
 out:
+	provided_free(&p);
 	close(lock);
 	return rc;
 }

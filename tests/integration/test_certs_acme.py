@@ -1,0 +1,411 @@
+"""chatstack certs against a real ACME CA: Pebble and pebble-challtestsrv,
+started here on loopback (ports 21000-21099), with a certificate for
+Pebble's own listener made at test time."""
+import datetime
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+except ImportError:  # pragma: no cover
+    x509 = None
+
+PEBBLE = shutil.which("pebble")
+CHALLTESTSRV = shutil.which("pebble-challtestsrv")
+
+DIR_PORT, MGMT_PORT = 21000, 21001
+DNS_PORT, DNS_MGMT_PORT = 21002, 21003
+EAB_DIR_PORT, EAB_MGMT_PORT = 21010, 21011
+CHALLENGE_PORT = 21080  # where Pebble's validator connects for http-01
+TLS_ALPN_PORT = 21443
+EAB_KID = "kid-1"
+EAB_KEY = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+
+pytestmark = [
+    pytest.mark.skipif(PEBBLE is None or CHALLTESTSRV is None,
+                       reason="pebble not installed (Debian package pebble)"),
+    pytest.mark.skipif(x509 is None,
+                       reason="python3-cryptography not installed"),
+]
+
+
+def run(*args, **kw):
+    return subprocess.run([str(a) for a in args], capture_output=True,
+                          text=True, timeout=300, **kw)
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def pem_key(key):
+    return key.private_bytes(serialization.Encoding.PEM,
+                             serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def make_cert(subject_key, names, issuer_key=None, issuer_name=None,
+              before=None, after=None, ca=False):
+    """A certificate for names, self-signed unless an issuer is given."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    b = (x509.CertificateBuilder()
+         .subject_name(name)
+         .issuer_name(issuer_name or name)
+         .public_key(subject_key.public_key())
+         .serial_number(x509.random_serial_number())
+         .not_valid_before(before or now() - datetime.timedelta(hours=1))
+         .not_valid_after(after or now() + datetime.timedelta(days=2))
+         .add_extension(x509.BasicConstraints(ca=ca, path_length=None),
+                        critical=True))
+    if not ca:
+        import ipaddress
+        sans = []
+        for n in names:
+            try:
+                sans.append(x509.IPAddress(ipaddress.ip_address(n)))
+            except ValueError:
+                sans.append(x509.DNSName(n))
+        b = b.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    return b.sign(issuer_key or subject_key, hashes.SHA256())
+
+
+def port_free(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+    except OSError:
+        return
+    pytest.fail(f"127.0.0.1:{port} is already in use; stop what listens")
+
+
+def wait_port(port, proc, log):
+    for _ in range(100):
+        if proc.poll() is not None:
+            pytest.fail(f"pebble exited: {log.read_text()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"nothing listens on 127.0.0.1:{port}: {log.read_text()}")
+
+
+def start_pebble(work, name, port, mgmt, eab):
+    import json
+    cfg = {"pebble": {
+        "listenAddress": f"127.0.0.1:{port}",
+        "managementListenAddress": f"127.0.0.1:{mgmt}",
+        "certificate": str(work / "pebble-cert.pem"),
+        "privateKey": str(work / "pebble-key.pem"),
+        "httpPort": CHALLENGE_PORT,
+        "tlsPort": TLS_ALPN_PORT,
+        "ocspResponderURL": "",
+        "externalAccountBindingRequired": eab,
+    }}
+    if eab:
+        cfg["pebble"]["externalAccountMACKeys"] = {EAB_KID: EAB_KEY}
+    (work / f"{name}.json").write_text(json.dumps(cfg))
+    log = work / f"{name}.log"
+    env = {"PATH": "/usr/bin:/bin", "PEBBLE_VA_NOSLEEP": "1",
+           # Half of all good nonces are refused, so that every issuance
+           # goes through badNonce retries.
+           "PEBBLE_WFE_NONCEREJECT": "50"}
+    proc = subprocess.Popen(
+        [PEBBLE, "-config", str(work / f"{name}.json"),
+         "-dnsserver", f"127.0.0.1:{DNS_PORT}"],
+        stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
+    wait_port(port, proc, log)
+    return proc
+
+
+@pytest.fixture(scope="module")
+def pebble(tmp_path_factory):
+    work = tmp_path_factory.mktemp("pebble")
+    cakey = ec.generate_private_key(ec.SECP256R1())
+    ca = make_cert(cakey, ["chatstack test root"], ca=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = make_cert(key, ["localhost", "127.0.0.1"], cakey, ca.subject)
+    (work / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (work / "pebble-cert.pem").write_bytes(
+        cert.public_bytes(serialization.Encoding.PEM))
+    (work / "pebble-key.pem").write_bytes(pem_key(key))
+
+    for port in (DIR_PORT, MGMT_PORT, DNS_MGMT_PORT, EAB_DIR_PORT,
+                 EAB_MGMT_PORT, CHALLENGE_PORT):
+        port_free(port)
+    procs = []
+    log = work / "challtestsrv.log"
+    dns = subprocess.Popen(
+        [CHALLTESTSRV, "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
+         "-dns01", f"127.0.0.1:{DNS_PORT}", "-http01", "", "-tlsalpn01", "",
+         "-https01", "", "-management", f"127.0.0.1:{DNS_MGMT_PORT}"],
+        stdout=log.open("w"), stderr=subprocess.STDOUT)
+    procs.append(dns)
+    try:
+        wait_port(DNS_MGMT_PORT, dns, log)
+        procs.append(start_pebble(work, "pebble", DIR_PORT, MGMT_PORT, False))
+        procs.append(start_pebble(work, "pebble-eab", EAB_DIR_PORT,
+                                  EAB_MGMT_PORT, True))
+        yield {"work": work, "ca": work / "ca.pem",
+               "directory": f"https://127.0.0.1:{DIR_PORT}/dir",
+               "eab_directory": f"https://127.0.0.1:{EAB_DIR_PORT}/dir"}
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def ensure(chatstack, pebble, tls, *extra, hostname="chat.example.com",
+           directory=None, verbose=False):
+    args = [chatstack] + (["-vv"] if verbose else []) + [
+        "certs", "ensure", "--mode", "letsencrypt",
+        "--hostname", hostname,
+        "--directory", directory or pebble["directory"],
+        "--ca-file", pebble["ca"], "--email", "ops@example.com",
+        "--responder", "--challenge-address", "127.0.0.1",
+        "--challenge-port", CHALLENGE_PORT, "--tls-dir", tls]
+    return run(*(args + list(extra)))
+
+
+def leaf(tls):
+    pem = (pathlib.Path(tls) / "fullchain.pem").read_bytes()
+    return x509.load_pem_x509_certificates(pem)[0] \
+        if hasattr(x509, "load_pem_x509_certificates") \
+        else x509.load_pem_x509_certificate(pem)
+
+
+def san(cert):
+    ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    return sorted(str(v) for v in ext.value.get_values_for_type(x509.DNSName))
+
+
+def mode(path):
+    return os.stat(path).st_mode & 0o777
+
+
+def make_due(tls, names):
+    """Puts a certificate with a tenth of its lifetime left in tls."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = make_cert(key, names, before=now() - datetime.timedelta(days=80),
+                     after=now() + datetime.timedelta(days=10))
+    (tls / "fullchain.pem").write_bytes(
+        cert.public_bytes(serialization.Encoding.PEM))
+    (tls / "privkey.pem").write_bytes(pem_key(key))
+    os.chmod(tls / "privkey.pem", 0o600)
+
+
+def test_certs_issuance_end_to_end_with_badnonce_retries(
+        chatstack, pebble, tmp_path):
+    tls = tmp_path / "tls"
+    r = ensure(chatstack, pebble, tls, "--name", "www.example.com",
+               verbose=True)
+    assert r.returncode == 0, r.stderr
+    assert "changed: installed a certificate for chat.example.com" in r.stdout
+    assert "badNonce" in r.stderr  # the CA refused nonces; we retried
+    cert = leaf(tls)
+    assert san(cert) == ["chat.example.com", "www.example.com"]
+    assert "Pebble" in cert.issuer.rfc4514_string()
+    assert mode(tls / "privkey.pem") == 0o600
+    assert mode(tls / "account.key") == 0o600
+    assert mode(tls / "fullchain.pem") == 0o644
+    # The key in privkey.pem is the certificate's.
+    key = serialization.load_pem_private_key(
+        (tls / "privkey.pem").read_bytes(), None)
+    assert key.public_key().public_numbers() == \
+        cert.public_key().public_numbers()
+    # The chain holds the intermediate after the leaf.
+    assert (tls / "fullchain.pem").read_text().count("BEGIN CERTIFICATE") >= 2
+
+
+def test_certs_second_ensure_changes_nothing(chatstack, pebble, tmp_path):
+    tls = tmp_path / "tls"
+    assert ensure(chatstack, pebble, tls).returncode == 0
+    before = {p.name: p.read_bytes() for p in tls.iterdir()
+              if p.name != "renewal.json"}
+    r = ensure(chatstack, pebble, tls)
+    assert r.returncode == 0, r.stderr
+    assert "ok: kept the certificate" in r.stdout
+    after = {p.name: p.read_bytes() for p in tls.iterdir()
+             if p.name != "renewal.json"}
+    assert before == after
+
+
+def test_certs_account_key_is_made_once(chatstack, pebble, tmp_path):
+    tls = tmp_path / "tls"
+    assert ensure(chatstack, pebble, tls).returncode == 0
+    account = (tls / "account.key").read_bytes()
+    first = (tls / "fullchain.pem").read_bytes()
+    r = ensure(chatstack, pebble, tls, "--force")
+    assert r.returncode == 0, r.stderr
+    assert (tls / "account.key").read_bytes() == account
+    assert (tls / "fullchain.pem").read_bytes() != first
+
+
+def test_certs_rsa_key_by_answer(chatstack, pebble, tmp_path):
+    tls = tmp_path / "tls"
+    r = ensure(chatstack, pebble, tls, "--key-type", "rsa2048")
+    assert r.returncode == 0, r.stderr
+    key = serialization.load_pem_private_key(
+        (tls / "privkey.pem").read_bytes(), None)
+    assert key.key_size == 2048
+
+
+def test_certs_eab_required_and_missing_is_refused(chatstack, pebble,
+                                                   tmp_path):
+    r = ensure(chatstack, pebble, tmp_path / "tls",
+               directory=pebble["eab_directory"])
+    assert r.returncode == 1
+    assert "requires External Account Binding" in r.stdout
+    assert "eab_kid" in r.stdout
+    assert not (tmp_path / "tls" / "fullchain.pem").exists()
+
+
+def test_certs_eab_required_and_supplied(chatstack, pebble, tmp_path):
+    keyfile = tmp_path / "eab.key"
+    keyfile.write_text(EAB_KEY + "\n")
+    os.chmod(keyfile, 0o600)
+    tls = tmp_path / "tls"
+    r = ensure(chatstack, pebble, tls, "--eab-kid", EAB_KID,
+               "--eab-key-file", keyfile, directory=pebble["eab_directory"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Pebble" in leaf(tls).issuer.rfc4514_string()
+    # The HMAC key never reaches the output or the saved state.
+    assert EAB_KEY not in r.stdout + r.stderr
+    assert EAB_KEY not in (tls / "certs.json").read_text()
+
+
+def test_certs_wrong_eab_key_is_refused_clearly(chatstack, pebble, tmp_path):
+    keyfile = tmp_path / "eab.key"
+    keyfile.write_text("A" * len(EAB_KEY) + "\n")
+    r = ensure(chatstack, pebble, tmp_path / "tls", "--eab-kid", EAB_KID,
+               "--eab-key-file", keyfile, directory=pebble["eab_directory"])
+    assert r.returncode == 1
+    assert "the CA refused the External Account Binding" in r.stdout
+    assert "HMAC key" in r.stdout
+
+
+def test_certs_unreachable_challenge_names_port_80(chatstack, pebble,
+                                                   tmp_path):
+    # Challenges go to a webroot that nothing serves: the responder is down.
+    tls = tmp_path / "tls"
+    r = run(chatstack, "certs", "ensure", "--mode", "letsencrypt",
+            "--hostname", "down.example.com",
+            "--directory", pebble["directory"], "--ca-file", pebble["ca"],
+            "--webroot", tmp_path / "webroot", "--tls-dir", tls)
+    assert r.returncode == 1
+    assert "could not connect to 'down.example.com' on port 80" in r.stdout
+    assert "check that port 80 of this host is reachable" in r.stdout
+    assert not (tls / "fullchain.pem").exists()
+    # The challenge files are cleaned up.
+    assert list((tmp_path / "webroot" / ".well-known" /
+                 "acme-challenge").iterdir()) == []
+
+
+def test_certs_challenge_port_in_use_is_named(chatstack, pebble, tmp_path):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", CHALLENGE_PORT))
+    s.listen(1)
+    try:
+        r = ensure(chatstack, pebble, tmp_path / "tls",
+                   hostname="busy.example.com")
+    finally:
+        s.close()
+    assert r.returncode == 1
+    assert f"port {CHALLENGE_PORT} is in use" in r.stdout
+
+
+def test_certs_renew_replaces_a_due_certificate(chatstack, pebble, tmp_path):
+    tls = tmp_path / "tls"
+    assert ensure(chatstack, pebble, tls).returncode == 0
+    make_due(tls, ["chat.example.com"])
+    r = run(chatstack, "certs", "renew", "--tls-dir", tls)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "changed: installed a certificate" in r.stdout
+    assert "Pebble" in leaf(tls).issuer.rfc4514_string()
+    assert mode(tls / "privkey.pem") == 0o600
+    st = run(chatstack, "certs", "status", "--tls-dir", tls)
+    assert "renewal:        not due" in st.stdout
+    assert "succeeded" in st.stdout
+
+
+def test_certs_renew_leaves_a_certificate_that_is_not_due(
+        chatstack, pebble, tmp_path):
+    tls = tmp_path / "tls"
+    assert ensure(chatstack, pebble, tls).returncode == 0
+    chain = (tls / "fullchain.pem").read_bytes()
+    key = (tls / "privkey.pem").read_bytes()
+    r = run(chatstack, "--events", "json", "certs", "renew", "--tls-dir", tls)
+    assert r.returncode == 0, r.stderr
+    import json
+    done = [json.loads(l) for l in r.stdout.splitlines()
+            if json.loads(l)["type"] == "step.finished"]
+    assert done and done[-1]["changed"] is False
+    assert (tls / "fullchain.pem").read_bytes() == chain
+    assert (tls / "privkey.pem").read_bytes() == key
+
+
+def test_certs_renew_force_replaces_a_certificate(chatstack, pebble,
+                                                  tmp_path):
+    tls = tmp_path / "tls"
+    assert ensure(chatstack, pebble, tls).returncode == 0
+    chain = (tls / "fullchain.pem").read_bytes()
+    r = run(chatstack, "certs", "renew", "--force", "--tls-dir", tls)
+    assert r.returncode == 0, r.stderr
+    assert (tls / "fullchain.pem").read_bytes() != chain
+
+
+def test_certs_failed_renewal_keeps_old_files(chatstack, pebble, tmp_path):
+    tls = tmp_path / "tls"
+    assert ensure(chatstack, pebble, tls,
+                  hostname="keep.example.com").returncode == 0
+    make_due(tls, ["keep.example.com"])
+    old = {n: (tls / n).read_bytes() for n in ("fullchain.pem",
+                                                "privkey.pem")}
+    # Renewal from a webroot that nothing serves fails at the challenge.
+    r = run(chatstack, "certs", "renew", "--tls-dir", tls,
+            "--webroot", tmp_path / "webroot")
+    assert r.returncode == 1
+    assert "port 80" in r.stdout
+    assert "renewal failed, the old certificate stays" in r.stderr
+    for n, data in old.items():
+        assert (tls / n).read_bytes() == data
+    assert mode(tls / "privkey.pem") == 0o600
+    st = run(chatstack, "certs", "status", "--tls-dir", tls)
+    assert "FAILED" in st.stdout
+    assert "due now" in st.stdout
+
+
+def test_certs_renew_without_a_certificate_says_so(chatstack, tmp_path):
+    r = run(chatstack, "certs", "renew", "--tls-dir", tmp_path / "none")
+    assert r.returncode == 1
+    assert "no certificate to renew" in r.stdout
+
+
+def test_certs_status_shows_issuer_names_and_expiry(chatstack, pebble,
+                                                    tmp_path):
+    tls = tmp_path / "tls"
+    assert ensure(chatstack, pebble, tls, "--name",
+                  "www.example.com").returncode == 0
+    r = run(chatstack, "certs", "status", "--tls-dir", tls)
+    assert r.returncode == 0, r.stderr
+    assert "mode:           letsencrypt" in r.stdout
+    assert "issuer:         CN=Pebble Intermediate CA" in r.stdout
+    assert "chat.example.com, www.example.com" in r.stdout
+    assert "renewal:        not due" in r.stdout
+    import json
+    j = json.loads(run(chatstack, "certs", "status", "--json",
+                       "--tls-dir", tls).stdout)
+    assert j["due"] is False and j["days_left"] > 30
