@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "answers-value.h"
 #include "answers.h"
 #include "buf.h"
 #include "fileio.h"
@@ -31,7 +32,6 @@
 #define ANSWERS_MAX_NAMES 100
 #define ANSWERS_MAX_WAIVERS 256
 #define ANSWERS_MAX_INSTANCES 32
-#define ANSWERS_REASON_MAX 200
 
 #define ANSWERS_LE_DIRECTORY "https://acme-v02.api.letsencrypt.org/directory"
 
@@ -429,7 +429,7 @@ ans_expected(const struct ans_key *k)
 			       "directory");
 	case CHECK_TEXT:
 		return xasprintf(
-		    "text on one line, 1 to %d characters", ANSWERS_REASON_MAX);
+		    "text on one line, 1 to %d characters", ANSWERS_TEXT_MAX);
 	case CHECK_CHECK_ID:
 		return xstrdup("a preflight check id such as cpu.cores "
 			       "(lowercase letters, digits, '_' and '-' in "
@@ -446,207 +446,6 @@ ans_expected(const struct ans_key *k)
 		break;
 	}
 	return xstrdup("text");
-}
-
-/* Value checks. Each returns 1 when s is acceptable. */
-
-static int
-ans_is_alnum(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	    (ch >= '0' && ch <= '9');
-}
-
-static int
-ans_valid_hostname(const char *s)
-{
-	const char *label = s, *p;
-	int digits_only = 1;
-	size_t len;
-
-	len = strlen(s);
-	if (len == 0 || len > 253)
-		return 0;
-	for (p = s;; p++) {
-		if (*p == '.' || *p == '\0') {
-			len = (size_t)(p - label);
-			if (len == 0 || len > 63)
-				return 0;
-			if (label[0] == '-' || p[-1] == '-')
-				return 0;
-			if (*p == '\0')
-				break;
-			label = p + 1;
-			digits_only = 1;
-			continue;
-		}
-		if (!ans_is_alnum(*p) && *p != '-')
-			return 0;
-		if (*p < '0' || *p > '9')
-			digits_only = 0;
-	}
-	/* A top-level label is never all digits: that is an IP address. */
-	return !digits_only;
-}
-
-static int
-ans_valid_address(const char *s)
-{
-	unsigned char buf[16], zero[16];
-
-	memset(zero, 0, sizeof zero);
-	if (inet_pton(AF_INET, s, buf) == 1)
-		return memcmp(buf, zero, 4) != 0;
-	if (inet_pton(AF_INET6, s, buf) == 1)
-		return memcmp(buf, zero, 16) != 0;
-	return 0;
-}
-
-static int
-ans_valid_path(const char *s)
-{
-	const char *p;
-
-	if (s[0] != '/' || s[1] == '\0' || strlen(s) > PATH_MAX - 1)
-		return 0;
-	for (p = s; *p != '\0'; p++) {
-		if (!ans_is_alnum(*p) && strchr("/._-+@", *p) == NULL)
-			return 0;
-		if (p[0] == '/' && p[1] == '.' && p[2] == '.' &&
-		    (p[3] == '/' || p[3] == '\0'))
-			return 0;
-	}
-	return 1;
-}
-
-static int
-ans_valid_email(const char *s)
-{
-	const char *at, *p;
-
-	if ((at = strchr(s, '@')) == NULL || at == s || at - s > 64)
-		return 0;
-	if (strlen(s) > 254 || strchr(at + 1, '.') == NULL)
-		return 0;
-	for (p = s; p < at; p++) {
-		if (!ans_is_alnum(*p) && strchr("._%+-", *p) == NULL)
-			return 0;
-	}
-	if (s[0] == '.' || at[-1] == '.' || strstr(s, "..") != NULL)
-		return 0;
-	return ans_valid_hostname(at + 1);
-}
-
-static int
-ans_valid_port_text(const char *s, size_t len)
-{
-	long v = 0;
-	size_t i;
-
-	if (len == 0 || len > 5)
-		return 0;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v >= 1 && v <= 65535;
-}
-
-static int
-ans_valid_url(const char *s)
-{
-	const char *host, *end, *p, *colon;
-	char *h;
-	int ok;
-
-	if (strncmp(s, "https://", 8) != 0 || strlen(s) > 2048)
-		return 0;
-	host = s + 8;
-	end = host + strcspn(host, "/");
-	if (*host == '[') {
-		if ((p = memchr(host, ']', (size_t)(end - host))) == NULL)
-			return 0;
-		h = xstrndup(host + 1, (size_t)(p - host - 1));
-		ok = strchr(h, '%') == NULL &&
-		    inet_pton(AF_INET6, h, (unsigned char[16]){0}) == 1;
-		colon = p + 1 < end ? p + 1 : NULL;
-		if (colon != NULL && *colon != ':')
-			ok = 0;
-	} else {
-		colon = memchr(host, ':', (size_t)(end - host));
-		h = xstrndup(
-		    host, (size_t)((colon != NULL ? colon : end) - host));
-		ok = ans_valid_hostname(h) ||
-		    inet_pton(AF_INET, h, (unsigned char[4]){0}) == 1 ||
-		    strcmp(h, "localhost") == 0;
-	}
-	free(h);
-	if (!ok)
-		return 0;
-	if (colon != NULL &&
-	    !ans_valid_port_text(colon + 1, (size_t)(end - colon - 1)))
-		return 0;
-	for (p = end; *p != '\0'; p++) {
-		if (!ans_is_alnum(*p) && strchr("/._~%+=?&-", *p) == NULL)
-			return 0;
-	}
-	return 1;
-}
-
-static int
-ans_valid_text(const char *s)
-{
-	const unsigned char *p;
-	int blank = 1;
-
-	if (strlen(s) > ANSWERS_REASON_MAX)
-		return 0;
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			return 0;
-		if (*p != ' ')
-			blank = 0;
-	}
-	return !blank;
-}
-
-static int
-ans_valid_check_id(const char *s)
-{
-	const char *p;
-	int dots = 0, start = 1;
-
-	if (strlen(s) > 64 || !(s[0] >= 'a' && s[0] <= 'z'))
-		return 0;
-	for (p = s; *p != '\0'; p++) {
-		if (*p == '.') {
-			if (start)
-				return 0;
-			dots++;
-			start = 1;
-			continue;
-		}
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-			*p == '_' || *p == '-'))
-			return 0;
-		start = 0;
-	}
-	return dots > 0 && !start;
-}
-
-static int
-ans_valid_token(const char *s)
-{
-	const char *p;
-
-	if (*s == '\0' || strlen(s) > 256)
-		return 0;
-	for (p = s; *p != '\0'; p++) {
-		if (!ans_is_alnum(*p) && *p != '_' && *p != '-')
-			return 0;
-	}
-	return 1;
 }
 
 static int
@@ -666,27 +465,27 @@ ans_valid(const struct ans_key *k, const char *s)
 {
 	switch (k->check) {
 	case CHECK_HOSTNAME:
-		return ans_valid_hostname(s);
+		return answers_valid_hostname(s);
 	case CHECK_ADDRESS:
-		return ans_valid_address(s);
+		return answers_valid_address(s);
 	case CHECK_PATH:
-		return ans_valid_path(s);
+		return answers_valid_path(s);
 	case CHECK_EMAIL:
-		return ans_valid_email(s);
+		return answers_valid_email(s);
 	case CHECK_URL:
-		return ans_valid_url(s);
+		return answers_valid_url(s);
 	case CHECK_TEXT:
-		return ans_valid_text(s);
+		return answers_valid_text(s);
 	case CHECK_CHECK_ID:
-		return ans_valid_check_id(s);
+		return answers_valid_check_id(s);
 	case CHECK_TOKEN:
-		return ans_valid_token(s);
+		return answers_valid_token(s);
 	case CHECK_CHOICE:
 		return ans_choice(k->choices, s) != -1;
 	case CHECK_NONE:
 		break;
 	}
-	return ans_valid_text(s);
+	return answers_valid_text(s);
 }
 
 /* Reports a value of the wrong kind or with a bad value at n. */
@@ -835,7 +634,7 @@ ans_walk_names(struct ans_ctx *c, yaml_node_t *n, const struct ans_key *k,
 			break;
 		}
 		if ((s = ans_string_node(c, in, ipath, &name_key)) != NULL) {
-			if (!ans_valid_hostname(s))
+			if (!answers_valid_hostname(s))
 				ans_bad_value(c, in, ipath, &name_key, NULL);
 			else {
 				tls->extra_names = xreallocarray(
@@ -997,6 +796,9 @@ ans_walk_map(struct ans_ctx *c, yaml_node_t *n, const struct ans_key *keys,
 	}
 	for (pair = n->data.mapping.pairs.start;
 	     pair < n->data.mapping.pairs.top; pair++) {
+		/* Past the cap nothing is reported: stop the quadratic work. */
+		if (c->nerrs > ANSWERS_MAX_ERRORS)
+			break;
 		kn = ydoc_node(c->yd, pair->key);
 		vn = ydoc_node(c->yd, pair->value);
 		if (kn == NULL || vn == NULL)

@@ -156,7 +156,11 @@ tpl_lexer_trim(struct tpl_lexer *lx, const char *text, const char *tag,
 	return p;
 }
 
-/* Splits text into text, {{ }} and {% %} tokens; comments are dropped. */
+/*
+ * Splits text into text, {{ }} and {% %} tokens; comments are dropped.
+ * XXX there is no escape for a literal "{#", "{{" or "{%": a shell
+ * template cannot hold ${#var}. No configuration file needs one yet.
+ */
 static int
 tpl_lex(struct tpl_lexer *lx, const char *text, char **cause)
 {

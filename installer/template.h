@@ -8,12 +8,15 @@
  *   {% if name.path == "text" %}     also !=; compares as strings
  *   {% for item in name.path %} ... {{ item }} {{ item.key }}
  *       {{ loop.index }} ... {% endfor %}   over arrays
+ *       (loop.index counts from 1; loop.first and loop.last are booleans)
  *   {# a comment #}
  *
  * A line holding only a {% %} or {# #} tag leaves no blank line behind.
  * Truthy: non-empty string, non-zero number, true, non-empty array.
  * An unknown variable, an unclosed block or any other malformed tag is an
- * error naming template:line. Nothing else: no filters, no expressions.
+ * error naming template:line, and so is a printed value that holds a
+ * newline or another control character (or is null, a list, an object).
+ * Nothing else: no filters, no expressions.
  */
 #ifndef TEMPLATE_H
 #define TEMPLATE_H

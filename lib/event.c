@@ -87,6 +87,29 @@ event_type_name(enum event_type type)
 	return "unknown";
 }
 
+/*
+ * A JSON string for text that may not be UTF-8 (a file name, a peer's
+ * reply): jansson refuses such text, which would drop the field, so its
+ * non-ASCII bytes become '?'.
+ */
+static json_t *
+event_json_text(const char *s)
+{
+	json_t *j;
+	char *copy, *p;
+
+	if ((j = json_string(s)) != NULL)
+		return j;
+	copy = xstrdup(s);
+	for (p = copy; *p != '\0'; p++) {
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	}
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
 json_t *
 event_to_json(const struct event *ev)
 {
@@ -105,9 +128,9 @@ event_to_json(const struct event *ev)
 	json_object_set_new(o, "ts", json_string(stamp));
 	json_object_set_new(o, "type", json_string(event_type_name(ev->type)));
 	if (ev->step != NULL)
-		json_object_set_new(o, "step", json_string(ev->step));
+		json_object_set_new(o, "step", event_json_text(ev->step));
 	if (ev->title != NULL)
-		json_object_set_new(o, "title", json_string(ev->title));
+		json_object_set_new(o, "title", event_json_text(ev->title));
 	switch (ev->type) {
 	case EVENT_LOG:
 		json_object_set_new(o, "level",
@@ -133,7 +156,7 @@ event_to_json(const struct event *ev)
 		break;
 	}
 	if (ev->message != NULL)
-		json_object_set_new(o, "message", json_string(ev->message));
+		json_object_set_new(o, "message", event_json_text(ev->message));
 	if (ev->data != NULL)
 		json_object_set(o, "data", ev->data);
 	return o;
