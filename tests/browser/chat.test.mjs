@@ -1,0 +1,208 @@
+// Two users in two headless Chromium windows register, become friends
+// and chat in real time through the web client served by nginx in front
+// of chatd. Alice has a desktop window, Bob a phone-sized one.
+//
+// usage: CHAT_URL=http://127.0.0.1:PORT node chat.test.mjs
+// Exit 0 when every step passed; on failure, screenshots and the page
+// logs go to $ARTIFACTS (default: a temporary folder, printed).
+
+import { chromium } from 'playwright-core';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+const URL = process.env.CHAT_URL;
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const WAIT = 15000;
+const FLAGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+  '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync',
+];
+
+if (!URL || !/^http:\/\/(127\.\d+\.\d+\.\d+|\[::1\]|localhost)(:\d+)?\/?$/.test(URL)) {
+  console.error('CHAT_URL must be a loopback http URL');
+  process.exit(2);
+}
+
+const tag = randomBytes(3).toString('hex');
+const password = randomBytes(12).toString('hex');
+const artifacts = process.env.ARTIFACTS || mkdtempSync(join(tmpdir(), 'chat-browser-'));
+const dirs = [];
+const windows = [];
+let step = '';
+
+function say(s) {
+  step = s;
+  console.log(`step: ${s}`);
+}
+
+function check(cond, what) {
+  if (!cond) throw new Error(`check failed: ${what}`);
+}
+
+async function open(name, viewport) {
+  const dir = mkdtempSync(join(tmpdir(), `chat-profile-${name}-`));
+  dirs.push(dir);
+  // A persistent context is how playwright takes --user-data-dir: each
+  // user gets a fresh profile of their own.
+  const ctx = await chromium.launchPersistentContext(dir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: FLAGS,
+    viewport,
+    ignoreDefaultArgs: ['--enable-automation'],
+  });
+  const page = ctx.pages()[0] || await ctx.newPage();
+  const logs = [];
+  page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`[pageerror] ${e.message}`));
+  page.setDefaultTimeout(WAIT);
+  const w = { name, ctx, page, logs };
+  windows.push(w);
+  return w;
+}
+
+async function register(w, username, display) {
+  const p = w.page;
+  await p.goto(URL + '/');
+  await p.click('#tab-register');
+  await p.fill('#auth-username', username);
+  await p.fill('#auth-display', display);
+  await p.fill('#auth-password', password);
+  await p.click('#auth-submit');
+  await p.waitForSelector('#app:not([hidden])');
+  await p.waitForSelector('#conn.online');
+  check((await p.textContent('#me')).trim() === display, `${w.name} sees own name`);
+}
+
+async function openConversation(w, title) {
+  const p = w.page;
+  const item = p.locator('#conv-list li.conv', { hasText: title });
+  await item.first().waitFor();
+  await item.first().click();
+  await p.waitForSelector('#compose:not([hidden])');
+}
+
+async function send(w, text) {
+  await w.page.fill('#compose-text', text);
+  await w.page.press('#compose-text', 'Enter');
+  // Acked: the message is no longer pending and carries its sequence.
+  await w.page.locator('#message-list li.msg.mine:not(.pending)', { hasText: text }).waitFor();
+}
+
+async function sees(w, text) {
+  await w.page.locator('#message-list li.msg', { hasText: text }).first().waitFor();
+}
+
+async function main() {
+  const alice = await open('alice', { width: 1200, height: 800 });
+  const bob = await open('bob', { width: 390, height: 844 });
+  const an = `alice${tag}`, bn = `bob${tag}`;
+
+  say('both register');
+  await register(alice, an, 'Alice');
+  await register(bob, bn, 'Bob');
+
+  say('alice finds bob and asks to be friends');
+  await alice.page.click('nav.tabs button[data-panel="friends"]');
+  await alice.page.fill('#search-q', bn);
+  await alice.page.press('#search-q', 'Enter');
+  const result = alice.page.locator('#search-results li', { hasText: bn });
+  await result.waitFor();
+  await result.locator('button.add').click();
+  await result.locator('button', { hasText: 'Requested' }).waitFor();
+
+  say('bob gets the request live and accepts it');
+  await bob.page.locator('#req-badge:not([hidden])').waitFor();
+  await bob.page.click('nav.tabs button[data-panel="friends"]');
+  const req = bob.page.locator('#request-list li', { hasText: 'Alice' });
+  await req.locator('button.accept').click();
+  await bob.page.locator('#friend-list li', { hasText: 'Alice' }).waitFor();
+
+  say('alice sees the new friend and the conversation');
+  await alice.page.locator('#friend-list li', { hasText: 'Bob' }).waitFor();
+  await alice.page.click('nav.tabs button[data-panel="chats"]');
+  await openConversation(alice, 'Bob');
+
+  say('alice writes; bob gets it in real time with an unread count');
+  await send(alice, `hello bob ${tag}`);
+  await bob.page.click('nav.tabs button[data-panel="chats"]');
+  const bobConv = bob.page.locator('#conv-list li.conv', { hasText: 'Alice' });
+  await bobConv.locator('.badge.unread', { hasText: '1' }).waitFor();
+
+  say('bob opens the chat (phone layout) and answers');
+  await openConversation(bob, 'Alice');
+  check(await bob.page.isHidden('#sidebar'), 'phone layout shows the chat alone');
+  await sees(bob, `hello bob ${tag}`);
+  await send(bob, `hi alice ${tag}`);
+  await sees(alice, `hi alice ${tag}`);
+
+  say('a burst of messages arrives complete and in order');
+  for (let i = 0; i < 10; i++) await alice.page.fill('#compose-text', `n${i} ${tag}`).then(() => alice.page.press('#compose-text', 'Enter'));
+  await sees(bob, `n9 ${tag}`);
+  const got = await bob.page.$$eval('#message-list li.msg .body', (els) => els.map((e) => e.textContent));
+  const order = got.filter((t) => /^n\d /.test(t));
+  check(order.length === 10, `bob has the 10 burst messages (${order.length})`);
+  check(order.every((t, i) => t.startsWith(`n${i} `)), `burst in order: ${order.join(',')}`);
+
+  say('bob goes offline; alice writes; bob catches up on reconnect');
+  await bob.page.context().setOffline(true);
+  await bob.page.locator('#conn:not(.online)').waitFor({ state: 'attached' });
+  await send(alice, `while you were away ${tag}`);
+  await bob.page.context().setOffline(false);
+  await bob.page.locator('#conn.online').waitFor({ state: 'attached', timeout: 30000 });
+  await sees(bob, `while you were away ${tag}`);
+
+  say('bob reloads: history comes back from the server');
+  await bob.page.reload();
+  await bob.page.waitForSelector('#conn.online', { state: 'attached' });
+  await openConversation(bob, 'Alice');
+  await sees(bob, `hello bob ${tag}`);
+  await sees(bob, `while you were away ${tag}`);
+
+  say('alice creates a group with bob and writes into it');
+  await alice.page.click('nav.tabs button[data-panel="groups"]');
+  await alice.page.fill('#group-name', `team ${tag}`);
+  await alice.page.locator('#group-members label', { hasText: 'Bob' }).locator('input').check();
+  await alice.page.click('#group-form button[type="submit"]');
+  await alice.page.waitForSelector('#compose:not([hidden])');
+  check((await alice.page.textContent('#chat-title')).includes(`team ${tag}`), 'group chat opened');
+  await send(alice, `welcome to the group ${tag}`);
+  await bob.page.click('#back');
+  await openConversation(bob, `team ${tag}`);
+  await sees(bob, `welcome to the group ${tag}`);
+
+  if (process.env.SCREENSHOTS) {
+    await alice.page.screenshot({ path: join(artifacts, 'alice-group.png') });
+    await bob.page.screenshot({ path: join(artifacts, 'bob-group.png') });
+    await bob.page.click('#back');
+    await bob.page.screenshot({ path: join(artifacts, 'bob-list.png') });
+  }
+
+  say('log out returns to the login form');
+  await alice.page.click('#logout');
+  await alice.page.waitForSelector('#auth:not([hidden])');
+}
+
+let failed = false;
+try {
+  await main();
+  console.log('browser test: all steps passed');
+} catch (e) {
+  failed = true;
+  console.error(`browser test failed at step "${step}": ${e.message}`);
+  for (const w of windows) {
+    try {
+      await w.page.screenshot({ path: join(artifacts, `${w.name}.png`), fullPage: true });
+    } catch (err) { /* the page may be gone */ }
+    writeFileSync(join(artifacts, `${w.name}.log`), w.logs.join('\n') + '\n');
+    console.error(`--- ${w.name} console ---\n${w.logs.slice(-30).join('\n')}`);
+  }
+  console.error(`screenshots and logs: ${artifacts}`);
+} finally {
+  for (const w of windows) await w.ctx.close().catch(() => {});
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
