@@ -217,8 +217,9 @@ engine_vars(struct engine *e, char **cause)
 
 	json_object_set_new(v, "release", json_string(e->version));
 	json_object_set_new(v, "host",
-	    json_pack("{s:I, s:i}", "mem_mb",
-		(json_int_t)(e->mem_bytes / (1024 * 1024)), "ncpu", e->ncpu));
+	    json_pack("{s:I, s:i, s:b}", "mem_mb",
+		(json_int_t)(e->mem_bytes / (1024 * 1024)), "ncpu", e->ncpu,
+		"ipv6", access("/proc/net/if_inet6", R_OK) == 0));
 	json_object_set_new(v, "sizing",
 	    vars_sizes(e, a != NULL ? a->profile : PROFILE_PRODUCTION));
 	json_object_set_new(v, "paths",

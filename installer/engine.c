@@ -179,7 +179,7 @@ engine_begin(struct engine *e, char **cause)
 
 /* Emits what a step would change, one progress event a change. */
 static void
-engine_show_changes(struct step *s)
+engine_show_changes(struct engine *e, struct step *s)
 {
 	struct event ev = {.type = EVENT_STEP_PROGRESS};
 	json_t *data;
@@ -190,7 +190,10 @@ engine_show_changes(struct step *s)
 		data = json_pack("{s:s, s:s, s:s?}", "kind",
 		    change_kind_name(s->changes[i].kind), "subject",
 		    s->changes[i].subject, "diff", s->changes[i].detail);
-		if (s->changes[i].detail != NULL)
+		/* Diffs are for plans; an install says what it changes. */
+		if (s->changes[i].detail != NULL &&
+		    (e->mode == ENGINE_PLAN ||
+			strchr(s->changes[i].detail, '\n') == NULL))
 			msg = xasprintf("%s %s\n%s",
 			    change_kind_name(s->changes[i].kind),
 			    s->changes[i].subject, s->changes[i].detail);
@@ -240,7 +243,7 @@ engine_step(struct engine *e, struct step *s, char **cause)
 		event_step_finished(s->id, 0, "already in place");
 		return 0;
 	}
-	engine_show_changes(s);
+	engine_show_changes(e, s);
 	if (e->mode == ENGINE_PLAN) {
 		s->changed = 1;
 		event_step_finished(s->id, 1, "would change");
@@ -347,7 +350,6 @@ engine_run(struct engine *e)
 			if (cause == NULL)
 				cause = xstrdup("unknown reason");
 			event_step_failed(s->id, cause);
-			log_error("step '%s' failed: %s", s->id, cause);
 			journal_step(e, s->id, "failed", cause);
 			journal_finish(e, 0);
 			engine_save_journal(e);

@@ -304,7 +304,7 @@ probe_amqp(const char *host, int port, const char *vhost, const char *user,
 	/* Tune-Ok, then Open on the vhost: Open-Ok proves permissions. */
 	probe_put16(&m, 10);
 	probe_put16(&m, 31);
-	probe_put16(&m, 0);
+	probe_put16(&m, 1); /* channel_max: 0 would mean no limit */
 	probe_put32(&m, 131072);
 	probe_put16(&m, 0);
 	probe_amqp_send(fd, &m);

@@ -213,8 +213,20 @@ e2e_cleanup(struct e2e *x, struct e2e_user *u, size_t n)
 		free(cause);
 		cause = NULL;
 	}
-	sql = xasprintf("DELETE FROM chat.users WHERE username IN "
-			"('%s', '%s');\n",
+	sql = xasprintf(
+	    "SET @a = (SELECT id FROM chat.users WHERE username = '%s');\n"
+	    "SET @b = (SELECT id FROM chat.users WHERE username = '%s');\n"
+	    "DELETE FROM chat.messages WHERE sender_id IN (@a, @b);\n"
+	    "DELETE FROM chat.conversations WHERE kind = 1 AND id IN "
+	    "(SELECT conversation_id FROM chat.conv_members "
+	    "WHERE user_id IN (@a, @b));\n"
+	    "DELETE FROM chat.conv_members WHERE user_id IN (@a, @b);\n"
+	    "DELETE FROM chat.friend_requests WHERE from_id IN (@a, @b) "
+	    "OR to_id IN (@a, @b);\n"
+	    "DELETE FROM chat.friendships WHERE user_id IN (@a, @b) "
+	    "OR friend_id IN (@a, @b);\n"
+	    "DELETE FROM chat.sessions WHERE user_id IN (@a, @b);\n"
+	    "DELETE FROM chat.users WHERE id IN (@a, @b);\n",
 	    u[0].name, u[1].name);
 	if (step_sql(sql, NULL, &cause) == -1) {
 		log_warn("could not delete the check's temporary users %s and "
