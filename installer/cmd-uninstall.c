@@ -61,6 +61,7 @@ cmd_uninstall_exec(int argc, char **argv)
 	}
 	if ((rc = cmd_engine_setup(&c, ENGINE_APPLY)) != 0)
 		goto out;
+	c.engine->verb = "uninstall";
 	if ((rc = cmd_engine_begin(&c)) != 0)
 		goto out;
 	if (plan_build_uninstall(c.engine, c.purge, &cause) == -1) {

@@ -57,6 +57,7 @@ engine_create(const char *root, enum engine_mode mode)
 	while (len > 0 && e->root[len - 1] == '/')
 		e->root[--len] = '\0';
 	e->mode = mode;
+	e->verb = "install";
 	e->lock_fd = -1;
 	e->state_dir = engine_path(e, ENGINE_STATE_DIR);
 	e->log_path = engine_path(e, ENGINE_LOG_FILE);
@@ -192,8 +193,11 @@ engine_show_changes(struct engine *e, struct step *s)
 		    s->changes[i].subject, "diff", s->changes[i].detail);
 		/* Diffs are for plans; an install says what it changes. */
 		if (s->changes[i].detail != NULL &&
-		    (e->mode == ENGINE_PLAN ||
-			strchr(s->changes[i].detail, '\n') == NULL))
+		    strchr(s->changes[i].detail, '\n') == NULL)
+			msg = xasprintf("%s %s: %s",
+			    change_kind_name(s->changes[i].kind),
+			    s->changes[i].subject, s->changes[i].detail);
+		else if (s->changes[i].detail != NULL && e->mode == ENGINE_PLAN)
 			msg = xasprintf("%s %s\n%s",
 			    change_kind_name(s->changes[i].kind),
 			    s->changes[i].subject, s->changes[i].detail);
@@ -302,7 +306,7 @@ engine_summary(struct engine *e, int ok)
 				"(nothing was changed)",
 		    e->counts.changed, e->counts.unchanged);
 	else if (ok)
-		msg = xasprintf("install: %u changed, %u unchanged",
+		msg = xasprintf("%s: %u changed, %u unchanged", e->verb,
 		    e->counts.changed, e->counts.unchanged);
 	else if (e->mode == ENGINE_PLAN)
 		msg = xasprintf("plan failed at step '%s': %s\n"
@@ -310,11 +314,11 @@ engine_summary(struct engine *e, int ok)
 		    e->failed_step, e->failure);
 	else
 		msg = xasprintf(
-		    "install failed at step '%s': %s\n"
+		    "%s failed at step '%s': %s\n"
 		    "The log is %s.\n"
 		    "Fix the cause and run the same command again: it resumes "
 		    "at this step (finished steps are checked, not redone).",
-		    e->failed_step, e->failure, e->log_path);
+		    e->verb, e->failed_step, e->failure, e->log_path);
 	ev.message = msg;
 	ev.data = json_pack("{s:b, s:i, s:i, s:i, s:s?, s:s?, s:s}", "ok", ok,
 	    "changed", e->counts.changed, "unchanged", e->counts.unchanged,

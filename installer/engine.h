@@ -86,6 +86,7 @@ struct engine_counts {
 struct engine {
 	char *root; /* "" on a host; a directory in tests */
 	enum engine_mode mode;
+	const char *verb; /* "install", "uninstall": for the summary */
 	const struct answers *answers; /* may be NULL in tests */
 	json_t *vars; /* template variables (engine_vars) */
 	char *templates; /* folder holding templates/<component>/ */

@@ -311,7 +311,7 @@ step_pkgs_apply(struct engine *e, struct step *s, char **cause)
 	sp.envp = env;
 	sp.timeout_ms = 120000;
 	sp.merge_stderr = 1;
-	event_step_progress(s->id, 1, 2, "reading the bundle repositories");
+	event_step_progress(s->id, 1, 2, "reading the package lists");
 	if (spawn_run(&sp, cause) == -1)
 		goto out;
 	if (sp.status != 0) {
@@ -337,7 +337,7 @@ step_pkgs_apply(struct engine *e, struct step *s, char **cause)
 	sp.timeout_ms = 900000;
 	sp.merge_stderr = 1;
 	sp.max_output = 4 * 1024 * 1024;
-	event_step_progress(s->id, 2, 2, "installing packages (offline)");
+	event_step_progress(s->id, 2, 2, "installing packages");
 	if (spawn_run(&sp, cause) == -1)
 		goto out;
 	if (sp.out.data != NULL)
