@@ -244,7 +244,8 @@ engine_step(struct engine *e, struct step *s, char **cause)
 	if ((rc = s->ops->check(e, s, cause)) == STEP_ERROR)
 		return -1;
 	if (rc == STEP_DONE) {
-		event_step_finished(s->id, 0, "already in place");
+		event_step_finished(
+		    s->id, 0, s->gate ? "passed" : "already in place");
 		return 0;
 	}
 	engine_show_changes(e, s);
