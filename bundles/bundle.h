@@ -25,6 +25,8 @@
 
 /* Where verification looks for trusted public keys by default. */
 #define BUNDLE_TRUSTED_DIR "/etc/chatstack/trusted-keys"
+/* Where bundle_install extracts, one fresh folder a call. */
+#define BUNDLE_STAGING_DIR "/var/lib/chatstack/staging"
 /* Where installed versions are recorded, for the downgrade check. */
 #define BUNDLE_STATE_DIR "/var/lib/chatstack/bundles"
 
@@ -46,6 +48,7 @@ struct bundle_manifest {
 	struct bundle_file *files; /* sorted by path */
 	size_t nfiles;
 	uint64_t total; /* bytes of all files */
+	char *signer; /* id of the key that verified it (set by readers) */
 };
 
 /* manifest.c */
@@ -154,5 +157,21 @@ struct bundle_apt_opts {
  */
 int bundle_apt_install(const char *staging, const struct bundle_manifest *,
     const struct bundle_apt_opts *, char **cause);
+
+/* install.c: the whole step for the engine. */
+struct bundle_install_opts {
+	struct bundle_read_opts read; /* keys, state_dir, allow_downgrade */
+	struct bundle_apt_opts apt;
+	const char *staging; /* a new folder to use, or NULL: */
+	const char *staging_root; /* a fresh one under this (NULL: default) */
+	int keep; /* keep the staging folder afterwards */
+};
+/*
+ * Verifies and extracts the bundle at path into fresh staging, installs
+ * its packages (bundle_apt_install), records its version, removes the
+ * staging folder. Returns 0 and the manifest in *mp, or -1 with *cause.
+ */
+int bundle_install(const char *path, const struct bundle_install_opts *,
+    struct bundle_manifest **mp, char **cause);
 
 #endif

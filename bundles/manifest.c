@@ -359,6 +359,7 @@ bundle_manifest_free(struct bundle_manifest *m)
 	free(m->distro);
 	free(m->arch);
 	free(m->built);
+	free(m->signer);
 	for (i = 0; i < m->npackages; i++)
 		free(m->packages[i]);
 	free(m->packages);

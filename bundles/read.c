@@ -7,6 +7,7 @@
  * declares.
  */
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -166,6 +167,7 @@ read_head(struct bundle_reader *r, char **cause)
 		*cause = xasprintf("bundle '%s': %s", r->path, why);
 		goto out;
 	}
+	r->m->signer = xstrdup(id);
 	rc = 0;
 
 out:
@@ -459,6 +461,25 @@ bundle_remove_staging(const char *dir)
 	nftw(dir, read_rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
+/* Refuses to start when the staging file system cannot hold it all. */
+static int
+read_check_space(struct bundle_reader *r, const char *dest, char **cause)
+{
+	struct statvfs sv;
+	uint64_t avail;
+
+	if (fstatvfs(r->dirfd, &sv) != 0)
+		return 0; /* cannot tell: the writes will say */
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (avail >= r->m->total)
+		return 0;
+	*cause = xasprintf("not enough space in '%s' for bundle '%s': it "
+			   "holds %llu MB, %llu MB are free",
+	    dest, r->path, (unsigned long long)(r->m->total >> 20),
+	    (unsigned long long)(avail >> 20));
+	return -1;
+}
+
 static int
 read_bundle(const char *path, const char *dest,
     const struct bundle_read_opts *opts, int payload,
@@ -501,6 +522,8 @@ read_bundle(const char *path, const char *dest,
 			goto out;
 		}
 	}
+	if (r.dirfd != -1 && read_check_space(&r, dest, cause) != 0)
+		goto out;
 	if (read_payload(&r, cause) != 0)
 		goto out;
 	rc = 0;

@@ -1179,8 +1179,8 @@ out:
 	for (i = 0; i < c.nseen; i++)
 		free(c.seen[i].path);
 	free(c.seen);
-	ans_sort_errors(errs->list + first, errs->n - first);
 	if (errs->n != first) {
+		ans_sort_errors(errs->list + first, errs->n - first);
 		answers_free(c.a);
 		return NULL;
 	}

@@ -8,15 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "buf.h"
 #include "bundle.h"
 #include "cmd.h"
-#include "fileio.h"
 #include "xmalloc.h"
-
-#define BUNDLE_STAGING_DIR "/var/lib/chatstack/staging"
 
 extern const struct cmd_entry cmd_bundle_keygen_entry;
 extern const struct cmd_entry cmd_bundle_verify_entry;
@@ -125,9 +121,11 @@ bundle_cli_free(struct bundle_cli *c)
 static void
 bundle_print_summary(const char *path, const struct bundle_manifest *m)
 {
-	printf("%s: %s %s (%s %s), built %s, %zu files, %llu bytes\n", path,
-	    m->component, m->version, m->distro, m->arch, m->built, m->nfiles,
-	    (unsigned long long)m->total);
+	printf("%s: %s %s (%s %s), built %s, %zu files, %llu bytes, signed "
+	       "by key %s\n",
+	    path, m->component, m->version, m->distro, m->arch, m->built,
+	    m->nfiles, (unsigned long long)m->total,
+	    m->signer != NULL ? m->signer : "?");
 }
 
 static int
@@ -253,10 +251,10 @@ static int
 cmd_bundle_install_exec(int argc, char **argv)
 {
 	struct bundle_cli c;
+	struct bundle_install_opts io = {0};
 	struct bundle_manifest *m = NULL;
-	char *cause = NULL, *dest = NULL;
-	const char *state;
-	int i, rc = EXIT_FAILURE;
+	char *cause = NULL;
+	int i;
 
 	if ((i = bundle_cli_parse(&cmd_bundle_install_entry, &c, argc, argv)) <
 	    0) {
@@ -268,34 +266,18 @@ cmd_bundle_install_exec(int argc, char **argv)
 		return cmd_usage_error(
 		    &cmd_bundle_install_entry, "takes one bundle");
 	}
-	if (c.staging == NULL) {
-		if (mkdir_p(BUNDLE_STAGING_DIR, 0700, &cause) != 0)
-			goto out;
-		dest = xasprintf("%s/%ld-%ld", BUNDLE_STAGING_DIR,
-		    (long)getpid(), (long)time(NULL));
-	} else
-		dest = xstrdup(c.staging);
-	if (bundle_extract(argv[i], dest, &c.ro, &m, &cause) != 0)
-		goto out;
-	if (bundle_apt_install(dest, m, NULL, &cause) != 0)
-		goto out;
-	state = c.ro.state_dir != NULL ? c.ro.state_dir : BUNDLE_STATE_DIR;
-	if (*state != '\0' && bundle_record_installed(m, state, &cause) != 0)
-		goto out;
-	printf("installed %s %s from %s\n", m->component, m->version, argv[i]);
-	rc = EXIT_SUCCESS;
-
-out:
-	if (cause != NULL)
+	io.read = c.ro;
+	io.staging = c.staging;
+	io.keep = c.keep;
+	if (bundle_install(argv[i], &io, &m, &cause) != 0) {
 		bundle_print_error(&cmd_bundle_install_entry, cause);
-	if (m != NULL && !c.keep) {
-		/* Only a staging folder we filled ourselves is removed. */
-		bundle_remove_staging(dest);
+		bundle_cli_free(&c);
+		return EXIT_FAILURE;
 	}
+	printf("installed %s %s from %s\n", m->component, m->version, argv[i]);
 	bundle_manifest_free(m);
-	free(dest);
 	bundle_cli_free(&c);
-	return rc;
+	return EXIT_SUCCESS;
 }
 
 static int

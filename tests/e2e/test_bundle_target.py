@@ -42,6 +42,9 @@ def test_target_offline_has_no_apt_source_and_no_network(target_factory):
     r = t.run("sh", "-c", "cat /etc/apt/sources.list; "
               "ls /etc/apt/sources.list.d")
     assert r.stdout.strip() == ""
+    r = t.run("find", "/var/lib/apt/lists", "-maxdepth", "1", "-type", "f",
+              "!", "-name", "lock")
+    assert r.stdout == ""
     r = t.run("ip", "-o", "link")
     names = [line.split(":")[1].strip() for line in r.stdout.splitlines()]
     assert names == ["lo"]

@@ -12,6 +12,14 @@
 #include "../../installer/answers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+const char *__ubsan_default_options(void);
+
+/* Undefined behaviour is a crash here, kept as an input like any other. */
+const char *
+__ubsan_default_options(void)
+{
+	return "halt_on_error=1:print_stacktrace=1";
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -14,6 +14,14 @@
 #include "buf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+const char *__ubsan_default_options(void);
+
+/* Undefined behaviour is a crash here, kept as an input like any other. */
+const char *
+__ubsan_default_options(void)
+{
+	return "halt_on_error=1:print_stacktrace=1";
+}
 
 static json_t *fuzz_vars;
 

@@ -681,6 +681,22 @@ test_bundle_create_then_verify_round_trip(void **state)
 	free(src);
 }
 
+static void
+test_bundle_refuses_before_writing_when_space_is_short(void **state)
+{
+	struct fx *fx = *state;
+	struct entry e[] = {FILE_ENTRY("repo/x.deb", "debdata")};
+	const char *man = "chatstack-bundle 1\ncomponent redis\n"
+			  "version 1\ndistro debian12\narch amd64\n"
+			  "built 2026-12-03T18:00:00Z\n"
+			  "file 0644 1099511627775 "
+			  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca4"
+			  "95991b7852b855 repo/x.deb\n";
+
+	write_bundle(fx, man, strlen(man), NULL, 0, e, 1);
+	expect_refused(fx, "not enough space", "MB are free");
+}
+
 int
 main(void)
 {
@@ -729,6 +745,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_bundle_create_then_verify_round_trip, fx_setup,
 		fx_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_bundle_refuses_before_writing_when_space_is_short,
+		fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
