@@ -87,7 +87,7 @@ amqp_open(void)
 	amqp_connection_state_t conn;
 	amqp_socket_t *sock;
 	amqp_table_entry_t e;
-	struct timeval tv = { 5, 0 };
+	struct timeval tv = {5, 0};
 
 	conn = amqp_new_connection();
 	if ((sock = amqp_tcp_socket_new(conn)) == NULL)
@@ -102,8 +102,8 @@ amqp_open(void)
 	amqp_channel_open(conn, 1);
 	if (!reply_ok(amqp_get_rpc_reply(conn), "channel"))
 		goto fail;
-	amqp_queue_declare(conn, 1, amqp_cstring_bytes(own_queue), 0, 1, 0, 0,
-	    queue_args(&e));
+	amqp_queue_declare(
+	    conn, 1, amqp_cstring_bytes(own_queue), 0, 1, 0, 0, queue_args(&e));
 	if (!reply_ok(amqp_get_rpc_reply(conn), "queue declare"))
 		goto fail;
 	return conn;

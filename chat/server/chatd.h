@@ -41,14 +41,14 @@ struct op {
 	char addr[64];
 	int64_t uid;
 	int64_t ids[2];
-	json_t *in;   /* REST body, or NULL */
-	char *query;  /* REST query string, or NULL */
+	json_t *in; /* REST body, or NULL */
+	char *query; /* REST query string, or NULL */
 	struct frame frame;
 	int online; /* OP_PRESENCE */
 
 	/* Output. */
 	int status;
-	json_t *out;	/* reply body */
+	json_t *out; /* reply body */
 	json_t *frames; /* OP_SYNC: message frames before the reply */
 	const char *ecode;
 	char *emsg;

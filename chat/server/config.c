@@ -20,38 +20,47 @@ static const struct centry {
 	size_t off;
 	long min, max;
 } centries[] = {
-#define S(k) { #k, C_STR, offsetof(struct config, k), 0, 0 }
-#define I(k, lo, hi) { #k, C_INT, offsetof(struct config, k), lo, hi }
-#define B(k) { #k, C_BOOL, offsetof(struct config, k), 0, 1 }
-	S(listen_address),
-	I(listen_port, 1, 65535),
-	S(instance_id),
-	I(workers, 1, 64),
-	S(log_level),
-	S(db_host),
-	I(db_port, 1, 65535),
-	S(db_name),
-	S(db_user),
-	S(db_password_file),
-	S(redis_host),
-	I(redis_port, 1, 65535),
-	S(redis_password_file),
-	S(amqp_host),
-	I(amqp_port, 1, 65535),
-	S(amqp_vhost),
-	S(amqp_user),
-	S(amqp_password_file),
-	I(max_frame_bytes, 1024, 16777216),
-	I(max_body_bytes, 1024, 16777216),
-	I(send_queue_max, 8, 1000000),
-	I(send_rate, 1, 1000000),
-	I(send_burst, 1, 1000000),
-	I(login_rate, 1, 1000000),
-	I(register_rate, 1, 1000000),
-	B(trust_forwarded),
-	I(session_ttl_days, 1, 3650),
-	I(argon2_ops, 1, 10),
-	I(argon2_mem_kib, 8, 1048576),
+#define S(k)                                                                   \
+	{                                                                      \
+#k, C_STR, offsetof(struct config, k), 0, 0                    \
+	}
+#define I(k, lo, hi)                                                           \
+	{                                                                      \
+#k, C_INT, offsetof(struct config, k), lo, hi                  \
+	}
+#define B(k)                                                                   \
+	{                                                                      \
+#k, C_BOOL, offsetof(struct config, k), 0, 1                   \
+	}
+    S(listen_address),
+    I(listen_port, 1, 65535),
+    S(instance_id),
+    I(workers, 1, 64),
+    S(log_level),
+    S(db_host),
+    I(db_port, 1, 65535),
+    S(db_name),
+    S(db_user),
+    S(db_password_file),
+    S(redis_host),
+    I(redis_port, 1, 65535),
+    S(redis_password_file),
+    S(amqp_host),
+    I(amqp_port, 1, 65535),
+    S(amqp_vhost),
+    S(amqp_user),
+    S(amqp_password_file),
+    I(max_frame_bytes, 1024, 16777216),
+    I(max_body_bytes, 1024, 16777216),
+    I(send_queue_max, 8, 1000000),
+    I(send_rate, 1, 1000000),
+    I(send_burst, 1, 1000000),
+    I(login_rate, 1, 1000000),
+    I(register_rate, 1, 1000000),
+    B(trust_forwarded),
+    I(session_ttl_days, 1, 3650),
+    I(argon2_ops, 1, 10),
+    I(argon2_mem_kib, 8, 1048576),
 #undef S
 #undef I
 #undef B
@@ -115,8 +124,8 @@ config_set(struct config *c, const struct centry *ce, const char *path,
 	case C_STR:
 		sp = (char **)((char *)c + ce->off);
 		if (*val == '\0') {
-			*cause = xasprintf("%s:%d: '%s' is empty", path, line,
-			    ce->key);
+			*cause = xasprintf(
+			    "%s:%d: '%s' is empty", path, line, ce->key);
 			return -1;
 		}
 		free(*sp);
@@ -153,8 +162,7 @@ config_set(struct config *c, const struct centry *ce, const char *path,
 }
 
 int
-config_parse(struct config *c, const char *path, const char *text,
-    char **cause)
+config_parse(struct config *c, const char *path, const char *text, char **cause)
 {
 	char *copy, *p, *next, *key, *val, *eq;
 	int line = 0, rc = -1;
@@ -170,8 +178,8 @@ config_parse(struct config *c, const char *path, const char *text,
 		if (*key == '\0' || *key == '#')
 			continue;
 		if ((eq = strchr(key, '=')) == NULL) {
-			*cause = xasprintf("%s:%d: expected 'key = value'",
-			    path, line);
+			*cause = xasprintf(
+			    "%s:%d: expected 'key = value'", path, line);
 			goto out;
 		}
 		*eq = '\0';
@@ -182,8 +190,8 @@ config_parse(struct config *c, const char *path, const char *text,
 				break;
 		}
 		if (i == sizeof centries / sizeof centries[0]) {
-			*cause = xasprintf("%s:%d: unknown key '%s'", path,
-			    line, key);
+			*cause = xasprintf(
+			    "%s:%d: unknown key '%s'", path, line, key);
 			goto out;
 		}
 		if (config_set(c, &centries[i], path, line, val, cause) != 0)

@@ -45,8 +45,8 @@ struct config {
 /* Fills defaults. */
 void config_defaults(struct config *);
 /* Parses text (from file path, used in messages); -1 with *cause. */
-int config_parse(struct config *, const char *path, const char *text,
-    char **cause);
+int config_parse(
+    struct config *, const char *path, const char *text, char **cause);
 int config_load(struct config *, const char *path, char **cause);
 void config_free(struct config *);
 /* Reads the first line of a secret file; allocated, NULL with *cause. */

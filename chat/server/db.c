@@ -268,14 +268,14 @@ db_next(struct db *db)
 	if (rc == MYSQL_NO_DATA)
 		return 0;
 	if (rc != 0 && rc != MYSQL_DATA_TRUNCATED) {
-		db_note_error(db, mysql_stmt_errno(db->cur),
-		    mysql_stmt_error(db->cur));
+		db_note_error(
+		    db, mysql_stmt_errno(db->cur), mysql_stmt_error(db->cur));
 		return -1;
 	}
 	for (i = 0; i < db->ncols; i++) {
 		if (!db->isint[i])
 			db->sval[i][db->len[i] < DB_STRMAX ? db->len[i]
-							  : DB_STRMAX] = '\0';
+							   : DB_STRMAX] = '\0';
 	}
 	return 1;
 }
@@ -373,83 +373,81 @@ db_rollback(struct db *db)
  * migration interrupted half way is simply applied again.
  */
 static const char *migration1[] = {
-	"CREATE TABLE IF NOT EXISTS users ("
-	" id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
-	" username VARCHAR(32) NOT NULL,"
-	" display_name VARCHAR(255) NOT NULL,"
-	" pw_hash VARCHAR(255) NOT NULL,"
-	" created_at BIGINT NOT NULL,"
-	" UNIQUE KEY users_username (username)"
-	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
-	"CREATE TABLE IF NOT EXISTS sessions ("
-	" token_hash CHAR(64) NOT NULL PRIMARY KEY,"
-	" user_id BIGINT NOT NULL,"
-	" created_at BIGINT NOT NULL,"
-	" expires_at BIGINT NOT NULL,"
-	" KEY sessions_user (user_id)"
-	") ENGINE=InnoDB DEFAULT CHARSET=ascii",
-	"CREATE TABLE IF NOT EXISTS friend_requests ("
-	" id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
-	" from_id BIGINT NOT NULL,"
-	" to_id BIGINT NOT NULL,"
-	" state TINYINT NOT NULL DEFAULT 0,"
-	" created_at BIGINT NOT NULL,"
-	" updated_at BIGINT NOT NULL,"
-	" KEY fr_to (to_id, state),"
-	" KEY fr_from (from_id, state)"
-	") ENGINE=InnoDB",
-	"CREATE TABLE IF NOT EXISTS friendships ("
-	" user_id BIGINT NOT NULL,"
-	" friend_id BIGINT NOT NULL,"
-	" created_at BIGINT NOT NULL,"
-	" PRIMARY KEY (user_id, friend_id)"
-	") ENGINE=InnoDB",
-	"CREATE TABLE IF NOT EXISTS conversations ("
-	" id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
-	" kind TINYINT NOT NULL,"
-	" direct_key VARCHAR(48) NULL,"
-	" last_seq BIGINT NOT NULL DEFAULT 0,"
-	" last_at BIGINT NOT NULL,"
-	" created_at BIGINT NOT NULL,"
-	" UNIQUE KEY conv_direct (direct_key)"
-	") ENGINE=InnoDB DEFAULT CHARSET=ascii",
-	"CREATE TABLE IF NOT EXISTS conv_members ("
-	" conversation_id BIGINT NOT NULL,"
-	" user_id BIGINT NOT NULL,"
-	" read_seq BIGINT NOT NULL DEFAULT 0,"
-	" joined_at BIGINT NOT NULL,"
-	" PRIMARY KEY (conversation_id, user_id),"
-	" KEY cm_user (user_id)"
-	") ENGINE=InnoDB",
-	"CREATE TABLE IF NOT EXISTS chat_groups ("
-	" id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
-	" name VARCHAR(255) NOT NULL,"
-	" owner_id BIGINT NOT NULL,"
-	" conversation_id BIGINT NOT NULL,"
-	" created_at BIGINT NOT NULL,"
-	" UNIQUE KEY groups_conv (conversation_id)"
-	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
-	"CREATE TABLE IF NOT EXISTS messages ("
-	" id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
-	" conversation_id BIGINT NOT NULL,"
-	" seq BIGINT NOT NULL,"
-	" sender_id BIGINT NOT NULL,"
-	" client_msg_id VARCHAR(64) CHARACTER SET ascii NOT NULL,"
-	" body TEXT NOT NULL,"
-	" created_at BIGINT NOT NULL,"
-	" UNIQUE KEY msg_seq (conversation_id, seq),"
-	" UNIQUE KEY msg_client (sender_id, client_msg_id)"
-	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
-	NULL
-};
+    "CREATE TABLE IF NOT EXISTS users ("
+    " id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+    " username VARCHAR(32) NOT NULL,"
+    " display_name VARCHAR(255) NOT NULL,"
+    " pw_hash VARCHAR(255) NOT NULL,"
+    " created_at BIGINT NOT NULL,"
+    " UNIQUE KEY users_username (username)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    "CREATE TABLE IF NOT EXISTS sessions ("
+    " token_hash CHAR(64) NOT NULL PRIMARY KEY,"
+    " user_id BIGINT NOT NULL,"
+    " created_at BIGINT NOT NULL,"
+    " expires_at BIGINT NOT NULL,"
+    " KEY sessions_user (user_id)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=ascii",
+    "CREATE TABLE IF NOT EXISTS friend_requests ("
+    " id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+    " from_id BIGINT NOT NULL,"
+    " to_id BIGINT NOT NULL,"
+    " state TINYINT NOT NULL DEFAULT 0,"
+    " created_at BIGINT NOT NULL,"
+    " updated_at BIGINT NOT NULL,"
+    " KEY fr_to (to_id, state),"
+    " KEY fr_from (from_id, state)"
+    ") ENGINE=InnoDB",
+    "CREATE TABLE IF NOT EXISTS friendships ("
+    " user_id BIGINT NOT NULL,"
+    " friend_id BIGINT NOT NULL,"
+    " created_at BIGINT NOT NULL,"
+    " PRIMARY KEY (user_id, friend_id)"
+    ") ENGINE=InnoDB",
+    "CREATE TABLE IF NOT EXISTS conversations ("
+    " id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+    " kind TINYINT NOT NULL,"
+    " direct_key VARCHAR(48) NULL,"
+    " last_seq BIGINT NOT NULL DEFAULT 0,"
+    " last_at BIGINT NOT NULL,"
+    " created_at BIGINT NOT NULL,"
+    " UNIQUE KEY conv_direct (direct_key)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=ascii",
+    "CREATE TABLE IF NOT EXISTS conv_members ("
+    " conversation_id BIGINT NOT NULL,"
+    " user_id BIGINT NOT NULL,"
+    " read_seq BIGINT NOT NULL DEFAULT 0,"
+    " joined_at BIGINT NOT NULL,"
+    " PRIMARY KEY (conversation_id, user_id),"
+    " KEY cm_user (user_id)"
+    ") ENGINE=InnoDB",
+    "CREATE TABLE IF NOT EXISTS chat_groups ("
+    " id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+    " name VARCHAR(255) NOT NULL,"
+    " owner_id BIGINT NOT NULL,"
+    " conversation_id BIGINT NOT NULL,"
+    " created_at BIGINT NOT NULL,"
+    " UNIQUE KEY groups_conv (conversation_id)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    "CREATE TABLE IF NOT EXISTS messages ("
+    " id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+    " conversation_id BIGINT NOT NULL,"
+    " seq BIGINT NOT NULL,"
+    " sender_id BIGINT NOT NULL,"
+    " client_msg_id VARCHAR(64) CHARACTER SET ascii NOT NULL,"
+    " body TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL,"
+    " UNIQUE KEY msg_seq (conversation_id, seq),"
+    " UNIQUE KEY msg_client (sender_id, client_msg_id)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    NULL};
 
 static const struct migration {
 	int version;
 	const char *what;
 	const char **steps;
 } migrations[] = {
-	{ 1, "accounts, friends, groups, conversations, messages",
-	    migration1 },
+    {1, "accounts, friends, groups, conversations, messages", migration1},
 };
 
 static const char SQL_MIG_HAS[] =
@@ -467,8 +465,8 @@ db_migrate(char **cause)
 	int j, have, locked = 0, rc = -1;
 
 	if ((db = db_get()) == NULL) {
-		*cause = xasprintf("cannot connect to mariadb at %s:%d",
-		    dbp.host, dbp.port);
+		*cause = xasprintf(
+		    "cannot connect to mariadb at %s:%d", dbp.host, dbp.port);
 		return -1;
 	}
 	if (db_query(db, SQL_MIG_LOCK, "") != 0 || db_next(db) != 1 ||
@@ -478,9 +476,10 @@ db_migrate(char **cause)
 	}
 	locked = 1;
 	db_done(db);
-	if (db_text(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-			" version INT NOT NULL PRIMARY KEY,"
-			" applied_at BIGINT NOT NULL) ENGINE=InnoDB") != 0) {
+	if (db_text(db,
+		"CREATE TABLE IF NOT EXISTS schema_migrations ("
+		" version INT NOT NULL PRIMARY KEY,"
+		" applied_at BIGINT NOT NULL) ENGINE=InnoDB") != 0) {
 		*cause = xstrdup("cannot create 'schema_migrations'");
 		goto out;
 	}
@@ -504,13 +503,13 @@ db_migrate(char **cause)
 		}
 		if (db_query(db, SQL_MIG_ADD, "ii", (int64_t)m->version,
 			(int64_t)time(NULL) * 1000) != 0) {
-			*cause = xasprintf("cannot record migration %d",
-			    m->version);
+			*cause =
+			    xasprintf("cannot record migration %d", m->version);
 			goto out;
 		}
 		db_done(db);
-		log_info("applied schema migration %d (%s)", m->version,
-		    m->what);
+		log_info(
+		    "applied schema migration %d (%s)", m->version, m->what);
 	}
 	rc = 0;
 out:

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <mysql.h>
 #include <sodium.h>
@@ -31,9 +32,10 @@ static int stopped;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: chatd [-t] -c FILE\n"
-			"  -c FILE   configuration (docs/chatd.md)\n"
-			"  -t        check the configuration and exit\n");
+	fprintf(stderr,
+	    "usage: chatd [-t] -c FILE\n"
+	    "  -c FILE   configuration (docs/chatd.md)\n"
+	    "  -t        check the configuration and exit\n");
 }
 
 static void
@@ -80,6 +82,7 @@ main(int argc, char **argv)
 	const char *path = NULL;
 	char *cause = NULL, *dbpw = NULL, *redispw = NULL, *amqppw = NULL;
 	char threads[16];
+	struct rlimit rl;
 	int ch, test = 0, rc = 1;
 
 	log_init("chatd");
@@ -117,6 +120,12 @@ main(int argc, char **argv)
 	}
 
 	signal(SIGPIPE, SIG_IGN);
+	/* Every socket is a descriptor: use all the hard limit allows. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_warn("cannot raise the open files limit");
+	}
 	if (sodium_init() < 0) {
 		cause = xstrdup("cannot initialise libsodium");
 		goto out;

@@ -8,8 +8,8 @@
 
 struct metrics metrics;
 
-static const double send_bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025,
-	0.05, 0.1, 0.25, 0.5, 1, 2.5 };
+static const double send_bounds[] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 #define NBOUNDS (sizeof send_bounds / sizeof send_bounds[0])
 
 uint64_t
@@ -56,17 +56,17 @@ metrics_render(size_t *len)
 {
 	struct buf b;
 	size_t i;
-	static const char *classes[] = { "", "1xx", "2xx", "3xx", "4xx",
-		"5xx" };
+	static const char *classes[] = {"", "1xx", "2xx", "3xx", "4xx", "5xx"};
 
 	buf_init(&b);
 	counter(&b, "chatd_connections", "open WebSocket connections",
 	    metrics.connections, "gauge");
 	counter(&b, "chatd_ws_auth_total", "authenticated WebSockets",
 	    metrics.ws_authed, "counter");
-	buf_adds(&b, "# HELP chatd_http_requests_total HTTP answers by "
-		     "status class\n# TYPE chatd_http_requests_total "
-		     "counter\n");
+	buf_adds(&b,
+	    "# HELP chatd_http_requests_total HTTP answers by "
+	    "status class\n# TYPE chatd_http_requests_total "
+	    "counter\n");
 	for (i = 1; i < 6; i++)
 		buf_printf(&b, "chatd_http_requests_total{code=\"%s\"} %llu\n",
 		    classes[i], (unsigned long long)metrics.http_requests[i]);
@@ -86,15 +86,17 @@ metrics_render(size_t *len)
 	counter(&b, "chatd_slow_clients_dropped_total",
 	    "sockets closed for a full send queue", metrics.dropped_slow,
 	    "counter");
-	counter(&b, "chatd_rate_limited_total", "sends refused by the rate "
-						"limit",
+	counter(&b, "chatd_rate_limited_total",
+	    "sends refused by the rate "
+	    "limit",
 	    metrics.rate_limited, "counter");
 	counter(&b, "chatd_bad_frames_total", "malformed WebSocket frames",
 	    metrics.bad_frames, "counter");
 	counter(&b, "chatd_errors_total", "internal and unavailable errors",
 	    metrics.errors, "counter");
-	buf_adds(&b, "# HELP chatd_send_seconds time from send frame to "
-		     "ack (commit)\n# TYPE chatd_send_seconds histogram\n");
+	buf_adds(&b,
+	    "# HELP chatd_send_seconds time from send frame to "
+	    "ack (commit)\n# TYPE chatd_send_seconds histogram\n");
 	for (i = 0; i < NBOUNDS; i++)
 		buf_printf(&b, "chatd_send_seconds_bucket{le=\"%g\"} %llu\n",
 		    send_bounds[i], (unsigned long long)metrics.send_hist[i]);

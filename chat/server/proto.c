@@ -16,58 +16,58 @@ static const struct route {
 	const char *pattern;
 	enum op_id op;
 } routes[] = {
-	{ HTTP_POST, "/api/v1/register", OP_REGISTER },
-	{ HTTP_POST, "/api/v1/login", OP_LOGIN },
-	{ HTTP_POST, "/api/v1/logout", OP_LOGOUT },
-	{ HTTP_GET, "/api/v1/me", OP_ME },
-	{ HTTP_GET, "/api/v1/users", OP_USER_SEARCH },
-	{ HTTP_GET, "/api/v1/users/#", OP_USER_GET },
-	{ HTTP_POST, "/api/v1/friends/requests", OP_FRIEND_REQUEST },
-	{ HTTP_GET, "/api/v1/friends/requests", OP_FRIEND_REQUESTS },
-	{ HTTP_POST, "/api/v1/friends/requests/#/accept", OP_FRIEND_ACCEPT },
-	{ HTTP_POST, "/api/v1/friends/requests/#/reject", OP_FRIEND_REJECT },
-	{ HTTP_GET, "/api/v1/friends", OP_FRIENDS },
-	{ HTTP_DELETE, "/api/v1/friends/#", OP_FRIEND_REMOVE },
-	{ HTTP_POST, "/api/v1/groups", OP_GROUP_CREATE },
-	{ HTTP_GET, "/api/v1/groups", OP_GROUPS },
-	{ HTTP_GET, "/api/v1/groups/#", OP_GROUP_GET },
-	{ HTTP_POST, "/api/v1/groups/#/members", OP_GROUP_ADD },
-	{ HTTP_DELETE, "/api/v1/groups/#/members/#", OP_GROUP_REMOVE },
-	{ HTTP_GET, "/api/v1/conversations", OP_CONVERSATIONS },
-	{ HTTP_POST, "/api/v1/conversations/direct", OP_DIRECT },
-	{ HTTP_GET, "/api/v1/conversations/#/messages", OP_HISTORY },
-	{ HTTP_POST, "/api/v1/conversations/#/messages", OP_SEND },
-	{ HTTP_POST, "/api/v1/conversations/#/read", OP_READ },
+    {HTTP_POST, "/api/v1/register", OP_REGISTER},
+    {HTTP_POST, "/api/v1/login", OP_LOGIN},
+    {HTTP_POST, "/api/v1/logout", OP_LOGOUT},
+    {HTTP_GET, "/api/v1/me", OP_ME},
+    {HTTP_GET, "/api/v1/users", OP_USER_SEARCH},
+    {HTTP_GET, "/api/v1/users/#", OP_USER_GET},
+    {HTTP_POST, "/api/v1/friends/requests", OP_FRIEND_REQUEST},
+    {HTTP_GET, "/api/v1/friends/requests", OP_FRIEND_REQUESTS},
+    {HTTP_POST, "/api/v1/friends/requests/#/accept", OP_FRIEND_ACCEPT},
+    {HTTP_POST, "/api/v1/friends/requests/#/reject", OP_FRIEND_REJECT},
+    {HTTP_GET, "/api/v1/friends", OP_FRIENDS},
+    {HTTP_DELETE, "/api/v1/friends/#", OP_FRIEND_REMOVE},
+    {HTTP_POST, "/api/v1/groups", OP_GROUP_CREATE},
+    {HTTP_GET, "/api/v1/groups", OP_GROUPS},
+    {HTTP_GET, "/api/v1/groups/#", OP_GROUP_GET},
+    {HTTP_POST, "/api/v1/groups/#/members", OP_GROUP_ADD},
+    {HTTP_DELETE, "/api/v1/groups/#/members/#", OP_GROUP_REMOVE},
+    {HTTP_GET, "/api/v1/conversations", OP_CONVERSATIONS},
+    {HTTP_POST, "/api/v1/conversations/direct", OP_DIRECT},
+    {HTTP_GET, "/api/v1/conversations/#/messages", OP_HISTORY},
+    {HTTP_POST, "/api/v1/conversations/#/messages", OP_SEND},
+    {HTTP_POST, "/api/v1/conversations/#/read", OP_READ},
 };
 
 static const char *op_names[OP_COUNT] = {
-	[OP_NONE] = "none",
-	[OP_REGISTER] = "register",
-	[OP_LOGIN] = "login",
-	[OP_LOGOUT] = "logout",
-	[OP_ME] = "me",
-	[OP_USER_SEARCH] = "user_search",
-	[OP_USER_GET] = "user_get",
-	[OP_FRIEND_REQUEST] = "friend_request",
-	[OP_FRIEND_REQUESTS] = "friend_requests",
-	[OP_FRIEND_ACCEPT] = "friend_accept",
-	[OP_FRIEND_REJECT] = "friend_reject",
-	[OP_FRIENDS] = "friends",
-	[OP_FRIEND_REMOVE] = "friend_remove",
-	[OP_GROUP_CREATE] = "group_create",
-	[OP_GROUPS] = "groups",
-	[OP_GROUP_GET] = "group_get",
-	[OP_GROUP_ADD] = "group_add",
-	[OP_GROUP_REMOVE] = "group_remove",
-	[OP_CONVERSATIONS] = "conversations",
-	[OP_DIRECT] = "direct",
-	[OP_HISTORY] = "history",
-	[OP_SEND] = "send",
-	[OP_READ] = "read",
-	[OP_AUTH] = "auth",
-	[OP_SYNC] = "sync",
-	[OP_PRESENCE] = "presence",
-	[OP_READY] = "ready",
+    [OP_NONE] = "none",
+    [OP_REGISTER] = "register",
+    [OP_LOGIN] = "login",
+    [OP_LOGOUT] = "logout",
+    [OP_ME] = "me",
+    [OP_USER_SEARCH] = "user_search",
+    [OP_USER_GET] = "user_get",
+    [OP_FRIEND_REQUEST] = "friend_request",
+    [OP_FRIEND_REQUESTS] = "friend_requests",
+    [OP_FRIEND_ACCEPT] = "friend_accept",
+    [OP_FRIEND_REJECT] = "friend_reject",
+    [OP_FRIENDS] = "friends",
+    [OP_FRIEND_REMOVE] = "friend_remove",
+    [OP_GROUP_CREATE] = "group_create",
+    [OP_GROUPS] = "groups",
+    [OP_GROUP_GET] = "group_get",
+    [OP_GROUP_ADD] = "group_add",
+    [OP_GROUP_REMOVE] = "group_remove",
+    [OP_CONVERSATIONS] = "conversations",
+    [OP_DIRECT] = "direct",
+    [OP_HISTORY] = "history",
+    [OP_SEND] = "send",
+    [OP_READ] = "read",
+    [OP_AUTH] = "auth",
+    [OP_SYNC] = "sync",
+    [OP_PRESENCE] = "presence",
+    [OP_READY] = "ready",
 };
 
 const char *
@@ -105,8 +105,8 @@ proto_parse_id(const char *s, size_t len)
 
 /* Matches one pattern; fills ids. */
 static int
-route_match_one(const char *pat, const char *path, size_t len, int64_t *ids,
-    int *nids)
+route_match_one(
+    const char *pat, const char *path, size_t len, int64_t *ids, int *nids)
 {
 	size_t i = 0;
 	const char *p = pat;
@@ -222,13 +222,13 @@ proto_check_name(const char *what, const char *s, char **cause)
 	size_t len = strlen(s);
 
 	if (len < 1 || len > PROTO_NAME_MAX) {
-		*cause = xasprintf("'%s' must be 1 to %d bytes", what,
-		    PROTO_NAME_MAX);
+		*cause = xasprintf(
+		    "'%s' must be 1 to %d bytes", what, PROTO_NAME_MAX);
 		return -1;
 	}
 	if (has_controls(s, 0)) {
-		*cause = xasprintf("'%s' must not hold control characters",
-		    what);
+		*cause =
+		    xasprintf("'%s' must not hold control characters", what);
 		return -1;
 	}
 	return 0;
@@ -265,8 +265,9 @@ proto_check_client_id(const char *s, char **cause)
 
 		if (!isalnum((unsigned char)c) && c != '_' && c != '.' &&
 		    c != ':' && c != '-') {
-			*cause = xstrdup("'client_msg_id' may hold only "
-					 "A-Z, a-z, 0-9, '_', '.', ':' and '-'");
+			*cause =
+			    xstrdup("'client_msg_id' may hold only "
+				    "A-Z, a-z, 0-9, '_', '.', ':' and '-'");
 			return -1;
 		}
 	}
@@ -380,8 +381,8 @@ parse_sync(json_t *obj, struct frame *f, char **cause)
 	if (lim != NULL) {
 		int64_t l;
 
-		if (get_int(obj, "limit", 1, PROTO_SYNC_LIMIT_MAX, &l,
-			cause) != 0)
+		if (get_int(obj, "limit", 1, PROTO_SYNC_LIMIT_MAX, &l, cause) !=
+		    0)
 			return -1;
 		f->limit = (int)l;
 	}
@@ -393,8 +394,8 @@ parse_sync(json_t *obj, struct frame *f, char **cause)
 		return -1;
 	}
 	if (json_object_size(convs) > PROTO_SYNC_CONVS_MAX) {
-		*cause = xasprintf("'conversations' lists more than %d",
-		    PROTO_SYNC_CONVS_MAX);
+		*cause = xasprintf(
+		    "'conversations' lists more than %d", PROTO_SYNC_CONVS_MAX);
 		return -1;
 	}
 	f->sync = xcalloc(json_object_size(convs) + 1, sizeof *f->sync);

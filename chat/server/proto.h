@@ -68,8 +68,8 @@ struct route_match {
 };
 
 /* Matches method and path (no query string) against the route table. */
-void proto_route(enum http_method, const char *path, size_t len,
-    struct route_match *);
+void proto_route(
+    enum http_method, const char *path, size_t len, struct route_match *);
 const char *proto_op_name(enum op_id);
 int proto_op_needs_auth(enum op_id);
 
@@ -106,13 +106,12 @@ struct frame {
  * allocated sentence. The frame's ref is set even on most errors, so the
  * error reply can carry it. Free with proto_frame_free either way.
  */
-int proto_parse_frame(const char *, size_t, struct frame *,
-    const char **code, char **cause);
+int proto_parse_frame(
+    const char *, size_t, struct frame *, const char **code, char **cause);
 void proto_frame_free(struct frame *);
 
 /* Validation: 0 when valid, else -1 with *cause allocated. */
-int proto_check_username(const char *, char *out, size_t outsz,
-    char **cause);
+int proto_check_username(const char *, char *out, size_t outsz, char **cause);
 int proto_check_password(const char *, char **cause);
 int proto_check_name(const char *what, const char *, char **cause);
 int proto_check_body(const char *, char **cause);
@@ -123,8 +122,8 @@ int64_t proto_parse_id(const char *, size_t);
 
 /* Looks up one query argument ("limit") in a query string ("a=1&b=2");
  * copies its value (percent-decoding) into out; -1 when absent. */
-int proto_query_arg(const char *query, const char *name, char *out,
-    size_t outsz);
+int proto_query_arg(
+    const char *query, const char *name, char *out, size_t outsz);
 
 /* Token bucket: rate per second, burst; now in milliseconds. */
 struct bucket {

@@ -143,7 +143,7 @@ route_redis_ok(void)
 static redisContext *
 redis_sync_connect(void)
 {
-	struct timeval tv = { 1, 0 };
+	struct timeval tv = {1, 0};
 	redisContext *rc;
 	redisReply *r;
 
@@ -363,6 +363,7 @@ route_detach(struct client *c)
 	    "DECR chatd:online:%lld", uid);
 }
 
+/* XXX counted per instance: a user on two instances gets twice the rate. */
 int
 route_rate_take(int64_t uid, uint64_t *retry_ms)
 {
@@ -370,8 +371,8 @@ route_rate_take(int64_t uid, uint64_t *retry_ms)
 
 	if (e == NULL)
 		return 0;
-	return bucket_take(&e->bucket, cfg.send_rate, cfg.send_burst, now_ms(),
-	    retry_ms);
+	return bucket_take(
+	    &e->bucket, cfg.send_rate, cfg.send_burst, now_ms(), retry_ms);
 }
 
 /* Pushes text to the local sockets of uid. */
@@ -400,7 +401,7 @@ struct batch {
 	struct binst {
 		char *instance;
 		struct buf ids;
-	} *insts;
+	} * insts;
 	size_t ninsts;
 };
 
@@ -414,8 +415,8 @@ batch_add(struct batch *b, const char *instance, int64_t uid)
 			break;
 	}
 	if (i == b->ninsts) {
-		b->insts = xreallocarray(b->insts, b->ninsts + 1,
-		    sizeof *b->insts);
+		b->insts =
+		    xreallocarray(b->insts, b->ninsts + 1, sizeof *b->insts);
 		b->insts[i].instance = xstrdup(instance);
 		buf_init(&b->insts[i].ids);
 		b->ninsts++;
@@ -520,14 +521,15 @@ route_remote_in(const char *data, size_t len)
 		if (end == p)
 			break;
 		if (uid > 0)
-			deliver_local(uid, nl + 1, len - (size_t)(nl + 1 - data),
-			    NULL);
+			deliver_local(
+			    uid, nl + 1, len - (size_t)(nl + 1 - data), NULL);
 		p = end;
 		if (p < nl && *p == ',')
 			p++;
 	}
 }
 
+/* XXX only this instance's sockets: others stay until they reconnect. */
 void
 route_logout(const char *hash)
 {

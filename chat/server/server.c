@@ -41,6 +41,9 @@ struct client {
 	struct buf rx;
 	int rx_too_big;
 	int bad_frames;
+	int busy;
+	struct op **pending;
+	size_t npending, pending_head;
 
 	/* HTTP. */
 	char addr[64];
@@ -132,14 +135,19 @@ client_close(struct client *c, int code, const char *reason)
 	lws_callback_on_writable(c->wsi);
 }
 
-int
-client_push(struct client *c, const char *text, size_t len)
+/*
+ * Queues a frame. Pushes (deliveries) count against send_queue_max;
+ * replies to the client's own frames do not, as one frame in flight per
+ * socket already bounds them.
+ */
+static int
+client_queue(struct client *c, const char *text, size_t len, int reply)
 {
 	struct outmsg *m;
 
 	if (c->wsi == NULL || c->close_code != 0)
 		return -1;
-	if (c->qlen >= cfg.send_queue_max) {
+	if (!reply && c->qlen >= cfg.send_queue_max) {
 		metrics.dropped_slow++;
 		log_info("dropping slow client of user %lld: send queue full",
 		    (long long)c->uid);
@@ -160,13 +168,19 @@ client_push(struct client *c, const char *text, size_t len)
 	return 0;
 }
 
+int
+client_push(struct client *c, const char *text, size_t len)
+{
+	return client_queue(c, text, len, 0);
+}
+
 static void
 client_push_json(struct client *c, json_t *frame)
 {
 	char *text = json_dumps(frame, JSON_COMPACT);
 
 	if (text != NULL) {
-		client_push(c, text, strlen(text));
+		client_queue(c, text, strlen(text), 1);
 		free(text);
 	}
 	json_decref(frame);
@@ -176,8 +190,8 @@ static void
 ws_error(struct client *c, json_t *ref, const char *code, const char *msg,
     json_t *extra)
 {
-	json_t *f = json_pack("{s:s,s:s,s:s}", "type", "error", "code", code,
-	    "message", msg);
+	json_t *f = json_pack(
+	    "{s:s,s:s,s:s}", "type", "error", "code", code, "message", msg);
 
 	if (ref != NULL)
 		json_object_set(f, "ref", ref);
@@ -252,8 +266,8 @@ peer_address(struct lws *wsi, char *out, size_t outsz)
 }
 
 static void
-http_respond(struct client *c, int status, const char *type, char *body,
-    size_t len)
+http_respond(
+    struct client *c, int status, const char *type, char *body, size_t len)
 {
 	free(c->resp);
 	c->resp_status = status;
@@ -296,8 +310,8 @@ http_done(struct op *op)
 	}
 	if (op->id == OP_READY) {
 		if (op->status == 200)
-			http_respond(c, 200, "text/plain", xstrdup("ready\n"),
-			    6);
+			http_respond(
+			    c, 200, "text/plain", xstrdup("ready\n"), 6);
 		else
 			http_json(c, 503,
 			    json_pack("{s:b,s:b,s:b}", "mariadb", op->ready_db,
@@ -336,8 +350,8 @@ http_dispatch(struct client *c)
 	if (c->query != NULL)
 		op->query = xstrdup(c->query);
 	if (c->body.len > 0)
-		op->in = json_loadb(c->body.data, c->body.len,
-		    JSON_REJECT_DUPLICATES, &jerr);
+		op->in = json_loadb(
+		    c->body.data, c->body.len, JSON_REJECT_DUPLICATES, &jerr);
 	op_queue(op, http_done);
 }
 
@@ -383,7 +397,8 @@ http_begin(struct lws *wsi, struct pss *pss, const char *path)
 		return 0;
 	}
 	if (shutting_down) {
-		http_error(c, 503, "unavailable", "the server is shutting down");
+		http_error(
+		    c, 503, "unavailable", "the server is shutting down");
 		return 0;
 	}
 	proto_route(c->method, path, strlen(path), &m);
@@ -399,14 +414,14 @@ http_begin(struct lws *wsi, struct pss *pss, const char *path)
 	c->ids[0] = m.ids[0];
 	c->ids[1] = m.ids[1];
 
-	if (lws_hdr_copy(wsi, auth, sizeof auth,
-		WSI_TOKEN_HTTP_AUTHORIZATION) > 7 &&
+	if (lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) >
+		7 &&
 	    strncmp(auth, "Bearer ", 7) == 0 && strlen(auth + 7) == 64)
 		memcpy(c->token, auth + 7, 65);
 
 	for (i = 0; i < 16; i++) {
-		n = lws_hdr_copy_fragment(wsi, arg, sizeof arg,
-		    WSI_TOKEN_HTTP_URI_ARGS, i);
+		n = lws_hdr_copy_fragment(
+		    wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i);
 		if (n <= 0)
 			break;
 		if (c->query == NULL)
@@ -420,10 +435,11 @@ http_begin(struct lws *wsi, struct pss *pss, const char *path)
 	}
 
 	if (c->method == HTTP_POST &&
-	    lws_hdr_copy(wsi, clen, sizeof clen,
-		WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
+	    lws_hdr_copy(
+		wsi, clen, sizeof clen, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
 		if (atoll(clen) > cfg.max_body_bytes) {
-			http_error(c, 413, "too_large", "the body is too large");
+			http_error(
+			    c, 413, "too_large", "the body is too large");
 			return 0;
 		}
 		if (atoll(clen) > 0)
@@ -441,7 +457,7 @@ static int
 http_writeable(struct lws *wsi, struct client *c)
 {
 	unsigned char hbuf[LWS_PRE + 1024], *start = hbuf + LWS_PRE, *p = start,
-							*end = hbuf + sizeof hbuf;
+					    *end = hbuf + sizeof hbuf;
 	char ra[16];
 	unsigned char *out;
 
@@ -486,6 +502,8 @@ http_writeable(struct lws *wsi, struct client *c)
 
 /* WebSocket. */
 
+static void ws_next(struct client *);
+
 static void
 ws_done(struct op *op)
 {
@@ -493,16 +511,18 @@ ws_done(struct op *op)
 	json_t *ref = op->frame.ref, *m, *extra = NULL;
 	size_t i;
 
+	c->busy = 0;
 	if (c->wsi == NULL || c->close_code != 0) {
 		op_finish(op);
 		return;
 	}
+	ws_next(c);
 	if (op->id == OP_AUTH)
 		c->auth_pending = 0;
 	if (op->ecode != NULL) {
 		if (op->id == OP_SEND)
-			extra = json_pack("{s:s}", "client_msg_id",
-			    op->frame.client_msg_id);
+			extra = json_pack(
+			    "{s:s}", "client_msg_id", op->frame.client_msg_id);
 		ws_error(c, ref, op->ecode, op->emsg, extra);
 		if (op->id == OP_AUTH)
 			client_close(c, 4001, "unauthorized");
@@ -540,16 +560,16 @@ ws_done(struct op *op)
 		break;
 	case OP_SYNC:
 		for (i = 0; i < json_array_size(op->frames); i++)
-			client_push_json(c,
-			    json_incref(json_array_get(op->frames, i)));
+			client_push_json(
+			    c, json_incref(json_array_get(op->frames, i)));
 		m = json_pack("{s:s,s:O}", "type", "synced", "conversations",
 		    json_object_get(op->out, "conversations"));
 		break;
 	case OP_READ:
 		m = json_pack("{s:s,s:O,s:O}", "type", "read_ok",
-		    "conversation_id", json_object_get(op->out,
-					   "conversation_id"),
-		    "read_seq", json_object_get(op->out, "read_seq"));
+		    "conversation_id",
+		    json_object_get(op->out, "conversation_id"), "read_seq",
+		    json_object_get(op->out, "read_seq"));
 		break;
 	default:
 		m = json_pack("{s:s}", "type", "ok");
@@ -559,6 +579,46 @@ ws_done(struct op *op)
 		json_object_set(m, "ref", ref);
 	client_push_json(c, m);
 	op_finish(op);
+}
+
+/*
+ * One operation in flight per socket, so a client's frames are answered
+ * (and its messages sequenced) in the order it sent them.
+ */
+static void
+ws_next(struct client *c)
+{
+	struct op *op;
+
+	if (c->busy || c->pending_head == c->npending)
+		return;
+	op = c->pending[c->pending_head++];
+	if (c->pending_head == c->npending)
+		c->pending_head = c->npending = 0;
+	c->busy = 1;
+	op_queue(op, ws_done);
+}
+
+static void
+ws_enqueue(struct client *c, struct op *op)
+{
+	if (c->npending - c->pending_head >= (size_t)cfg.send_queue_max) {
+		metrics.dropped_slow++;
+		op->client = NULL;
+		op_free(op);
+		client_close(c, 4002, "too many frames in flight");
+		return;
+	}
+	if (c->pending_head > 0) {
+		memmove(c->pending, c->pending + c->pending_head,
+		    (c->npending - c->pending_head) * sizeof *c->pending);
+		c->npending -= c->pending_head;
+		c->pending_head = 0;
+	}
+	c->pending =
+	    xreallocarray(c->pending, c->npending + 1, sizeof *c->pending);
+	c->pending[c->npending++] = op;
+	ws_next(c);
 }
 
 static void
@@ -592,8 +652,8 @@ ws_frame(struct client *c, const char *data, size_t len)
 		return;
 	}
 	if (c->authed && f.type == FRAME_AUTH) {
-		ws_error(c, f.ref, "bad_request", "already authenticated",
-		    NULL);
+		ws_error(
+		    c, f.ref, "bad_request", "already authenticated", NULL);
 		proto_frame_free(&f);
 		return;
 	}
@@ -636,7 +696,7 @@ ws_frame(struct client *c, const char *data, size_t len)
 		break;
 	}
 	op->frame = f; /* moves ownership */
-	op_queue(op, ws_done);
+	ws_enqueue(c, op);
 }
 
 static void
@@ -669,26 +729,38 @@ ws_receive(struct lws *wsi, struct client *c, const void *in, size_t len)
 	buf_reset(&c->rx);
 }
 
+/*
+ * Sends the close frame ourselves: lws 4.1 drops the reason given with
+ * lws_close_reason when the callback returns -1 from WRITEABLE.
+ */
+static int
+ws_send_close(struct lws *wsi, struct client *c)
+{
+	unsigned char buf[LWS_PRE + 128];
+	size_t rlen = strlen(c->close_reason);
+
+	if (rlen > 100)
+		rlen = 100;
+	buf[LWS_PRE] = (unsigned char)(c->close_code >> 8);
+	buf[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
+	memcpy(buf + LWS_PRE + 2, c->close_reason, rlen);
+	/* 4 is the close opcode (LWS_WRITE_CLOSE, private in 4.1). */
+	lws_write(wsi, buf + LWS_PRE, rlen + 2, (enum lws_write_protocol)4);
+	return -1;
+}
+
 static int
 ws_writeable(struct lws *wsi, struct client *c)
 {
 	struct outmsg *m;
 
-	if (c->close_code != 0 && c->qhead == NULL) {
-		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
-		    (unsigned char *)(uintptr_t)c->close_reason,
-		    strlen(c->close_reason));
-		return -1;
-	}
+	/* A dropped client gets nothing more; others get what is queued. */
+	if (c->close_code != 0 &&
+	    (c->qhead == NULL || c->close_code == 4002 ||
+		c->close_code == 1009))
+		return ws_send_close(wsi, c);
 	if ((m = c->qhead) == NULL)
 		return 0;
-	if (c->close_code == 4002 || c->close_code == 1009) {
-		/* Nothing more for a client being dropped. */
-		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
-		    (unsigned char *)(uintptr_t)c->close_reason,
-		    strlen(c->close_reason));
-		return -1;
-	}
 	if (lws_write(wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT) <
 	    (int)m->len)
 		return -1;
@@ -705,8 +777,17 @@ ws_writeable(struct lws *wsi, struct client *c)
 static void
 ws_closed(struct client *c)
 {
+	size_t i;
+
 	if (c == NULL)
 		return;
+	for (i = c->pending_head; i < c->npending; i++) {
+		c->pending[i]->client = NULL;
+		op_free(c->pending[i]);
+	}
+	free(c->pending);
+	c->pending = NULL;
+	c->npending = c->pending_head = 0;
 	if (c->authed)
 		route_detach(c);
 	if (c->prev_all != NULL)
@@ -730,8 +811,8 @@ is_ws_path(struct lws *wsi)
 }
 
 static int
-server_callback(struct lws *wsi, enum lws_callback_reasons reason,
-    void *user, void *in, size_t len)
+server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
 {
 	struct pss *pss = user;
 	struct client *c = pss != NULL ? pss->c : NULL;
@@ -753,8 +834,8 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			all_ws->prev_all = c;
 		all_ws = c;
 		metrics.connections++;
-		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK,
-		    AUTH_TIMEOUT_SECS);
+		lws_set_timeout(
+		    wsi, PENDING_TIMEOUT_USER_OK, AUTH_TIMEOUT_SECS);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		if (c != NULL)
@@ -785,8 +866,8 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (c == NULL || c->resp_phase != 0 || c->dispatched)
 			return 0;
 		if (c->body_too_large)
-			http_error(c, 413, "too_large",
-			    "the body is too large");
+			http_error(
+			    c, 413, "too_large", "the body is too large");
 		else if (proto_op_needs_auth(c->op) &&
 		    !proto_is_token(c->token))
 			http_error(c, 401, "unauthorized",
@@ -810,13 +891,12 @@ server_callback(struct lws *wsi, enum lws_callback_reasons reason,
 }
 
 static const struct lws_protocols protocols[] = {
-	{ "chatd", server_callback, sizeof(struct pss), 4096, 0, NULL, 0 },
-	{ NULL, NULL, 0, 0, 0, NULL, 0 }
-};
+    {"chatd", server_callback, sizeof(struct pss), 4096, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0}};
 
 static const lws_retry_bo_t retry_policy = {
-	.secs_since_valid_ping = 30,
-	.secs_since_valid_hangup = 60,
+    .secs_since_valid_ping = 30,
+    .secs_since_valid_hangup = 60,
 };
 
 static void
@@ -847,8 +927,7 @@ server_start(char **cause)
 	info.iface = cfg.listen_address;
 	info.protocols = protocols;
 	info.options = LWS_SERVER_OPTION_LIBUV |
-	    LWS_SERVER_OPTION_DISABLE_IPV6 |
-	    LWS_SERVER_OPTION_VALIDATE_UTF8;
+	    LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
 	foreign[0] = loop;
 	info.foreign_loops = foreign;
 	info.pcontext = &context;

@@ -27,9 +27,8 @@ static char *dummy_hash;
 
 typedef void (*op_fn)(struct db *, struct op *);
 
-static void
-op_error(struct op *op, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void op_error(struct op *op, int status, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void
 op_error(struct op *op, int status, const char *code, const char *fmt, ...)
@@ -199,8 +198,8 @@ rate_check(struct op *op, const char *what, int limit)
 		n = r->integer;
 	freeReplyObject(r);
 	if (n == 1) {
-		r = redisCommand(rc, "EXPIRE chatd:rl:%s:%s 60", what,
-		    op->addr);
+		r = redisCommand(
+		    rc, "EXPIRE chatd:rl:%s:%s 60", what, op->addr);
 		if (r != NULL)
 			freeReplyObject(r);
 	}
@@ -264,8 +263,8 @@ op_register(struct db *db, struct op *op)
 	    ? in_str(op, "display_name")
 	    : name;
 	if (display == NULL) {
-		op_error(op, 400, "bad_request",
-		    "'display_name' must be a string");
+		op_error(
+		    op, 400, "bad_request", "'display_name' must be a string");
 		return;
 	}
 	if (proto_check_name("display_name", display, &cause) != 0)
@@ -341,8 +340,8 @@ op_login(struct db *db, struct op *op)
 	if (!found) {
 		/* Same work whether or not the user exists. */
 		if (dummy_hash != NULL &&
-		    crypto_pwhash_str_verify(dummy_hash, password,
-			strlen(password)) == 0)
+		    crypto_pwhash_str_verify(
+			dummy_hash, password, strlen(password)) == 0)
 			log_debug("login: the dummy hash matched");
 		op_error(op, 401, "unauthorized", "wrong username or password");
 		return;
@@ -393,7 +392,7 @@ static const char SQL_USER_SEARCH[] =
 static void
 op_user_search(struct db *db, struct op *op)
 {
-	char q[64], name[33], like[80], lim[16], *cause = NULL, *p;
+	char q[64], name[64], like[140], lim[16], *cause = NULL, *p;
 	const char *s;
 	json_t *users;
 	int64_t limit = 20;
@@ -424,8 +423,8 @@ op_user_search(struct db *db, struct op *op)
 	if (proto_query_arg(op->query, "limit", lim, sizeof lim) == 0) {
 		limit = proto_parse_id(lim, strlen(lim));
 		if (limit < 1 || limit > 50) {
-			op_error(op, 400, "bad_request",
-			    "'limit' must be 1 to 50");
+			op_error(
+			    op, 400, "bad_request", "'limit' must be 1 to 50");
 			return;
 		}
 	}
@@ -497,7 +496,7 @@ static const char SQL_REQ_OUT[] =
     "JOIN users tu ON tu.id = r.to_id WHERE r.from_id = ? AND r.state = 0 "
     "ORDER BY r.id";
 
-static const char *const req_states[] = { "pending", "accepted", "rejected" };
+static const char *const req_states[] = {"pending", "accepted", "rejected"};
 
 static json_t *
 request_row(struct db *db)
@@ -614,8 +613,9 @@ accept_request(struct db *db, struct op *op, int64_t rid)
 	}
 	if (state != 0) {
 		db_rollback(db);
-		op_error(op, 409, "conflict", "friend request %lld is not "
-					      "pending",
+		op_error(op, 409, "conflict",
+		    "friend request %lld is not "
+		    "pending",
 		    (long long)rid);
 		return;
 	}
@@ -682,8 +682,8 @@ op_friend_request(struct db *db, struct op *op)
 		return;
 	if (json_object_get(op->in, "user_id") != NULL) {
 		if ((target = in_id(op, "user_id")) < 0) {
-			op_error(op, 400, "bad_request",
-			    "'user_id' must be an id");
+			op_error(
+			    op, 400, "bad_request", "'user_id' must be an id");
 			return;
 		}
 	} else if ((name = in_str(op, "username")) != NULL) {
@@ -735,8 +735,9 @@ op_friend_request(struct db *db, struct op *op)
 	r = db_next(db);
 	db_done(db);
 	if (r == 1) {
-		op_error(op, 409, "conflict", "a friend request is already "
-					      "pending");
+		op_error(op, 409, "conflict",
+		    "a friend request is already "
+		    "pending");
 		return;
 	}
 	if (db_query(db, SQL_REQ_ADD, "iiii", op->uid, target, now, now) != 0)
@@ -769,8 +770,8 @@ op_friend_requests(struct db *db, struct op *op)
 	while (db_next(db) == 1)
 		json_array_append_new(out, request_row(db));
 	db_done(db);
-	op_reply(op, 200, json_pack("{s:o,s:o}", "incoming", in, "outgoing",
-			       out));
+	op_reply(
+	    op, 200, json_pack("{s:o,s:o}", "incoming", in, "outgoing", out));
 	return;
 dberr:
 	json_decref(in);
@@ -851,8 +852,8 @@ op_friends(struct db *db, struct op *op)
 		if (redisGetReply(rc, (void **)&r) != REDIS_OK || r == NULL)
 			break;
 		if (r->type == REDIS_REPLY_STRING && atoll(r->str) > 0)
-			json_object_set_new(json_array_get(list, i), "online",
-			    json_true());
+			json_object_set_new(
+			    json_array_get(list, i), "online", json_true());
 		freeReplyObject(r);
 	}
 	op_reply(op, 200, json_pack("{s:o}", "friends", list));
@@ -952,8 +953,8 @@ group_load(struct db *db, int64_t uid, int64_t gid, int with_members)
 	if (db_query(db, SQL_GROUP_MEMBERS, "i", conv) == 0) {
 		while (db_next(db) == 1)
 			json_array_append_new(members,
-			    user_json(db_int(db, 0), db_str(db, 1),
-				db_str(db, 2)));
+			    user_json(
+				db_int(db, 0), db_str(db, 1), db_str(db, 2)));
 	}
 	db_done(db);
 	json_object_set_new(g, "members", members);
@@ -988,8 +989,9 @@ op_group_create(struct db *db, struct op *op)
 		return;
 	}
 	if (json_array_size(ids) >= PROTO_GROUP_MAX) {
-		op_error(op, 400, "bad_request", "a group holds at most %d "
-						 "members",
+		op_error(op, 400, "bad_request",
+		    "a group holds at most %d "
+		    "members",
 		    PROTO_GROUP_MAX);
 		return;
 	}
@@ -1025,8 +1027,8 @@ op_group_create(struct db *db, struct op *op)
 		goto rollback;
 	gid = (int64_t)db_insert_id(db);
 	for (i = 0; i < n; i++) {
-		if (db_query(db, SQL_MEMBER_ADD, "iii", conv, members[i],
-			now) != 0)
+		if (db_query(
+			db, SQL_MEMBER_ADD, "iii", conv, members[i], now) != 0)
 			goto rollback;
 	}
 	db_done(db);
@@ -1035,8 +1037,8 @@ op_group_create(struct db *db, struct op *op)
 	if ((g = group_load(db, op->uid, gid, 1)) == NULL)
 		goto dberr;
 	op_deliver(op,
-	    json_pack("{s:s,s:s,s:O}", "type", "event", "kind",
-		"group_created", "group", g),
+	    json_pack("{s:s,s:s,s:O}", "type", "event", "kind", "group_created",
+		"group", g),
 	    members, n, 0);
 	op_reply(op, 201, json_pack("{s:o}", "group", g));
 	goto out;
@@ -1291,15 +1293,15 @@ conv_load(struct db *db, int64_t uid, int64_t cid)
 	    db_next(db) == 1)
 		last = message_row(db);
 	db_done(db);
-	json_object_set_new(c, "last_message", last != NULL ? last
-							    : json_null());
+	json_object_set_new(
+	    c, "last_message", last != NULL ? last : json_null());
 	return c;
 }
 
 static void
 op_conversations(struct db *db, struct op *op)
 {
-	struct idlist l = { NULL, 0 };
+	struct idlist l = {NULL, 0};
 	json_t *list = json_array(), *c;
 	size_t i;
 
@@ -1394,8 +1396,7 @@ op_history(struct db *db, struct op *op)
 		return;
 	}
 	if (proto_query_arg(op->query, "after", v, sizeof v) == 0 &&
-	    (after = (strcmp(v, "0") == 0 ? 0
-					  : proto_parse_id(v, strlen(v)))) <
+	    (after = (strcmp(v, "0") == 0 ? 0 : proto_parse_id(v, strlen(v)))) <
 		0) {
 		op_error(op, 400, "bad_request", "'after' must be a seq");
 		return;
@@ -1409,8 +1410,8 @@ op_history(struct db *db, struct op *op)
 		return;
 	}
 	if (after >= 0)
-		r = db_query(db, SQL_HIST_AFTER, "iii", op->ids[0], after,
-		    limit + 1);
+		r = db_query(
+		    db, SQL_HIST_AFTER, "iii", op->ids[0], after, limit + 1);
 	else
 		r = db_query(db, SQL_HIST_BEFORE, "iii", op->ids[0],
 		    before > 0 ? before : ((int64_t)1 << 62), limit + 1);
@@ -1437,14 +1438,14 @@ op_history(struct db *db, struct op *op)
 static const char SQL_MSG_BY_CLIENT[] =
     "SELECT id, conversation_id, seq, sender_id, client_msg_id, body, "
     "created_at FROM messages WHERE sender_id = ? AND client_msg_id = ?";
-static const char SQL_CONV_FOR_SEND[] =
-    "SELECT c.kind, c.direct_key FROM conversations c JOIN conv_members m "
-    "ON m.conversation_id = c.id AND m.user_id = ? WHERE c.id = ?";
+static const char SQL_SEND_MEMBERS[] =
+    "SELECT m.user_id, c.kind, c.direct_key FROM conv_members m "
+    "JOIN conversations c ON c.id = m.conversation_id "
+    "WHERE m.conversation_id = ?";
+/* LAST_INSERT_ID(expr) hands the new sequence back without a SELECT. */
 static const char SQL_SEQ_NEXT[] =
-    "UPDATE conversations SET last_seq = last_seq + 1, last_at = ? "
-    "WHERE id = ?";
-static const char SQL_SEQ_GET[] =
-    "SELECT last_seq FROM conversations WHERE id = ?";
+    "UPDATE conversations SET last_seq = LAST_INSERT_ID(last_seq + 1), "
+    "last_at = ? WHERE id = ?";
 static const char SQL_MSG_ADD[] =
     "INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, "
     "body, created_at) VALUES (?, ?, ?, ?, ?, ?)";
@@ -1472,8 +1473,7 @@ send_find_dup(struct db *db, struct op *op, int64_t cid)
 		    "'client_msg_id' was used in another conversation");
 		return 1;
 	}
-	op_reply(op, 200,
-	    json_pack("{s:o,s:b}", "message", m, "duplicate", 1));
+	op_reply(op, 200, json_pack("{s:o,s:b}", "message", m, "duplicate", 1));
 	return 1;
 }
 
@@ -1481,8 +1481,9 @@ static void
 op_send(struct db *db, struct op *op)
 {
 	int64_t cid = op->from_ws ? op->frame.conversation_id : op->ids[0];
-	int64_t kind, peer = 0, seq, mid, now = (int64_t)now_ms();
-	struct idlist l;
+	int64_t kind = 0, peer = 0, seq, mid, now = (int64_t)now_ms();
+	struct idlist l = { NULL, 0 };
+	int member = 0;
 	const char *s;
 	char *cause = NULL;
 	json_t *m;
@@ -1508,36 +1509,46 @@ op_send(struct db *db, struct op *op)
 			    s != NULL && strlen(s) > PROTO_BODY_MAX
 				? "too_large"
 				: "bad_request",
-			    "%s", cause != NULL ? cause : "'body' must be a "
-							  "string");
+			    "%s",
+			    cause != NULL ? cause
+					  : "'body' must be a "
+					    "string");
 			free(cause);
 			return;
 		}
 		op->frame.body = xstrdup(s);
 	}
 
-	if ((r = send_find_dup(db, op, cid)) != 0) {
-		if (r < 0)
-			op_dberror(op, db);
-		return;
-	}
+	/*
+	 * The common case first: insert, and look for an earlier send with
+	 * the same client id only when the unique key says there is one.
+	 */
+	l.v = NULL;
+	l.n = 0;
 	if (db_begin(db) != 0)
 		goto dberr;
-	if (db_query(db, SQL_CONV_FOR_SEND, "ii", op->uid, cid) != 0)
+	if (db_query(db, SQL_SEND_MEMBERS, "i", cid) != 0)
 		goto rollback;
-	if (db_next(db) != 1) {
-		db_done(db);
+	while (db_next(db) == 1) {
+		l.v = xreallocarray(l.v, l.n + 1, sizeof *l.v);
+		l.v[l.n++] = db_int(db, 0);
+		if (db_int(db, 0) == op->uid)
+			member = 1;
+		kind = db_int(db, 1);
+		if (kind == KIND_DIRECT)
+			peer = direct_peer(db_str(db, 2), op->uid);
+	}
+	db_done(db);
+	if (!member) {
 		db_rollback(db);
+		free(l.v);
 		op_error(op, 404, "not_found", "no conversation %lld",
 		    (long long)cid);
 		return;
 	}
-	kind = db_int(db, 0);
-	if (kind == KIND_DIRECT)
-		peer = direct_peer(db_str(db, 1), op->uid);
-	db_done(db);
 	if (kind == KIND_DIRECT && (r = is_friend(db, op->uid, peer)) != 1) {
 		db_rollback(db);
+		free(l.v);
 		if (r < 0)
 			op_dberror(op, db);
 		else
@@ -1546,15 +1557,15 @@ op_send(struct db *db, struct op *op)
 		return;
 	}
 	if (db_query(db, SQL_SEQ_NEXT, "ii", now, cid) != 0 ||
-	    db_query(db, SQL_SEQ_GET, "i", cid) != 0 || db_next(db) != 1)
+	    db_affected(db) != 1)
 		goto rollback;
-	seq = db_int(db, 0);
+	seq = (int64_t)db_insert_id(db);
 	db_done(db);
 	if (db_query(db, SQL_MSG_ADD, "iiissi", cid, seq, op->uid,
 		op->frame.client_msg_id, op->frame.body, now) != 0) {
 		if (db_errno(db) == DB_ER_DUP_ENTRY) {
-			/* A concurrent send with the same id won. */
 			db_rollback(db);
+			free(l.v);
 			if (send_find_dup(db, op, cid) != 1)
 				op_dberror(op, db);
 			return;
@@ -1573,16 +1584,13 @@ op_send(struct db *db, struct op *op)
 	    "sender_id", (json_int_t)op->uid, "client_msg_id",
 	    op->frame.client_msg_id, "body", op->frame.body, "created_at",
 	    (json_int_t)now);
-	if (member_ids(db, cid, &l) == 0) {
-		op_deliver(op,
-		    json_pack("{s:s,s:O}", "type", "message", "message", m),
-		    l.v, l.n, 1);
-		free(l.v);
-	}
-	op_reply(op, 201,
-	    json_pack("{s:o,s:b}", "message", m, "duplicate", 0));
+	op_deliver(op, json_pack("{s:s,s:O}", "type", "message", "message", m),
+	    l.v, l.n, 1);
+	free(l.v);
+	op_reply(op, 201, json_pack("{s:o,s:b}", "message", m, "duplicate", 0));
 	return;
 rollback:
+	free(l.v);
 	op_dberror(op, db);
 	db_rollback(db);
 	return;
@@ -1714,8 +1722,8 @@ op_sync(struct db *db, struct op *op)
 		}
 		more = 0;
 		if (rows[i].last_seq > from) {
-			if (db_query(db, SQL_HIST_AFTER, "iii", rows[i].id, from,
-				(int64_t)op->frame.limit + 1) != 0)
+			if (db_query(db, SQL_HIST_AFTER, "iii", rows[i].id,
+				from, (int64_t)op->frame.limit + 1) != 0)
 				goto dberr;
 			for (j = 0; db_next(db) == 1; j++) {
 				if (j == (size_t)op->frame.limit) {
@@ -1750,7 +1758,7 @@ static const char SQL_FRIEND_IDS[] =
 static void
 op_presence(struct db *db, struct op *op)
 {
-	struct idlist l = { NULL, 0 };
+	struct idlist l = {NULL, 0};
 
 	if (db_query(db, SQL_FRIEND_IDS, "i", op->uid) != 0) {
 		op_dberror(op, db);
@@ -1770,31 +1778,31 @@ op_presence(struct db *db, struct op *op)
 }
 
 static const op_fn op_table[OP_COUNT] = {
-	[OP_REGISTER] = op_register,
-	[OP_LOGIN] = op_login,
-	[OP_LOGOUT] = op_logout,
-	[OP_ME] = op_me,
-	[OP_USER_SEARCH] = op_user_search,
-	[OP_USER_GET] = op_user_get,
-	[OP_FRIEND_REQUEST] = op_friend_request,
-	[OP_FRIEND_REQUESTS] = op_friend_requests,
-	[OP_FRIEND_ACCEPT] = op_friend_accept,
-	[OP_FRIEND_REJECT] = op_friend_reject,
-	[OP_FRIENDS] = op_friends,
-	[OP_FRIEND_REMOVE] = op_friend_remove,
-	[OP_GROUP_CREATE] = op_group_create,
-	[OP_GROUPS] = op_groups,
-	[OP_GROUP_GET] = op_group_get,
-	[OP_GROUP_ADD] = op_group_add,
-	[OP_GROUP_REMOVE] = op_group_remove,
-	[OP_CONVERSATIONS] = op_conversations,
-	[OP_DIRECT] = op_direct,
-	[OP_HISTORY] = op_history,
-	[OP_SEND] = op_send,
-	[OP_READ] = op_read,
-	[OP_AUTH] = op_auth,
-	[OP_SYNC] = op_sync,
-	[OP_PRESENCE] = op_presence,
+    [OP_REGISTER] = op_register,
+    [OP_LOGIN] = op_login,
+    [OP_LOGOUT] = op_logout,
+    [OP_ME] = op_me,
+    [OP_USER_SEARCH] = op_user_search,
+    [OP_USER_GET] = op_user_get,
+    [OP_FRIEND_REQUEST] = op_friend_request,
+    [OP_FRIEND_REQUESTS] = op_friend_requests,
+    [OP_FRIEND_ACCEPT] = op_friend_accept,
+    [OP_FRIEND_REJECT] = op_friend_reject,
+    [OP_FRIENDS] = op_friends,
+    [OP_FRIEND_REMOVE] = op_friend_remove,
+    [OP_GROUP_CREATE] = op_group_create,
+    [OP_GROUPS] = op_groups,
+    [OP_GROUP_GET] = op_group_get,
+    [OP_GROUP_ADD] = op_group_add,
+    [OP_GROUP_REMOVE] = op_group_remove,
+    [OP_CONVERSATIONS] = op_conversations,
+    [OP_DIRECT] = op_direct,
+    [OP_HISTORY] = op_history,
+    [OP_SEND] = op_send,
+    [OP_READ] = op_read,
+    [OP_AUTH] = op_auth,
+    [OP_SYNC] = op_sync,
+    [OP_PRESENCE] = op_presence,
 };
 
 static void
@@ -1810,8 +1818,8 @@ op_ready(struct op *op)
 		freeReplyObject(r);
 	}
 	op->ready_amqp = amqp_ok();
-	op->status = op->ready_db && op->ready_redis && op->ready_amqp ? 200
-								       : 503;
+	op->status =
+	    op->ready_db && op->ready_redis && op->ready_amqp ? 200 : 503;
 }
 
 void

@@ -362,8 +362,12 @@ class WSClosed(Exception):
 class WSClient:
     """A small RFC 6455 client: masked text frames, close, ping."""
 
-    def __init__(self, port, path="/ws", timeout=10):
-        self.sock = socket.create_connection((HOST, port), timeout=timeout)
+    def __init__(self, port, path="/ws", timeout=10, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect((HOST, port))
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall((
             f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
@@ -475,8 +479,12 @@ def unique(prefix="u"):
 
 def register(chatd, name=None, password="correct horse"):
     name = name or unique()
+    # A fresh client address each time, so the per-address register
+    # limit of the small-limits instance is not what a test hits.
+    addr = "10.%d.%d.%d" % tuple(os.urandom(3))
     status, body = chatd.api("POST", "/register",
-                             {"username": name, "password": password})
+                             {"username": name, "password": password},
+                             headers={"X-Real-IP": addr})
     assert status == 201, body
     return body["user"], body["token"]
 
