@@ -202,7 +202,7 @@ acme_problem_sentence(
 {
 	struct buf b = BUF_INIT;
 	const char *text = NULL, *type;
-	char *detail, *name, *when;
+	char *detail, *name, *when, *typed;
 	struct tm tm;
 	char ts[64];
 	size_t i;
@@ -241,13 +241,12 @@ acme_problem_sentence(
 	if (text == NULL) {
 		text = "the CA refused the request: {detail}";
 		if (strcmp(type, "about:blank") != 0) {
-			free(detail);
-			when = xasprintf("%s (%s)",
+			typed = xasprintf("%s (%s)",
 			    p->detail != NULL ? p->detail : "no detail given",
 			    type);
-			detail = str_escape(when);
-			free(when);
-			when = xstrdup("");
+			free(detail);
+			detail = str_escape(typed);
+			free(typed);
 		}
 	}
 	acme_fill(&b, text, name, detail, when);

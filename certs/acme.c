@@ -71,6 +71,20 @@ acme_body_cb(char *data, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+time_t
+acme_retry_after(const char *v, time_t now)
+{
+	time_t t;
+
+	if (*v != '\0' && strspn(v, "0123456789") == strlen(v)) {
+		if (strlen(v) > 9)
+			return 0;
+		return now + (time_t)strtol(v, NULL, 10);
+	}
+	t = curl_getdate(v, NULL);
+	return t > 0 ? t : 0;
+}
+
 /* Returns the value of header name in line, trimmed, or NULL. */
 static char *
 acme_header(const char *line, size_t len, const char *name)
@@ -107,12 +121,7 @@ acme_header_cb(char *data, size_t size, size_t n, void *arg)
 		free(r->content_type);
 		r->content_type = v;
 	} else if ((v = acme_header(data, len, "Retry-After")) != NULL) {
-		if (strspn(v, "0123456789") == strlen(v) && *v != '\0')
-			r->retry_after = time(NULL) + strtol(v, NULL, 10);
-		else
-			r->retry_after = curl_getdate(v, NULL);
-		if (r->retry_after < 0)
-			r->retry_after = 0;
+		r->retry_after = acme_retry_after(v, time(NULL));
 		free(v);
 	}
 	return len;
@@ -248,18 +257,19 @@ acme_jws(struct signer *s, const char *url, const char *nonce, const char *kid,
 	return jws;
 }
 
+/* Is the current reply a problem document of this type? */
 static int
-acme_is_bad_nonce(struct acme *a)
+acme_reply_is(struct acme *a, const char *type)
 {
 	struct acme_problem p;
-	int bad;
+	int is;
 
-	if (a->reply.status != 400 ||
+	if (a->reply.status < 400 ||
 	    acme_problem_parse(a->reply.body.data, a->reply.body.len, &p) == -1)
 		return 0;
-	bad = strcmp(p.type, "badNonce") == 0;
+	is = strcmp(p.type, type) == 0;
 	acme_problem_free(&p);
-	return bad;
+	return is;
 }
 
 /*
@@ -298,7 +308,7 @@ acme_post(struct acme *a, const char *url, json_t *payload, const char *accept,
 			return -1;
 		}
 		free(body);
-		if (!acme_is_bad_nonce(a))
+		if (!acme_reply_is(a, "badNonce"))
 			break;
 		log_debug("the CA refused a nonce (badNonce), retrying");
 	}
@@ -309,25 +319,33 @@ acme_post(struct acme *a, const char *url, json_t *payload, const char *accept,
 }
 
 static void
-acme_sleep(time_t seconds)
+acme_sleep_ms(long ms)
 {
-	struct timespec ts = {seconds, 0};
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
 }
 
-/* How long to wait before poll number try. */
-static time_t
+/*
+ * How long to wait before poll number try, in milliseconds: what the
+ * CA's Retry-After said (at most ACME_POLL_MAX_WAIT seconds), else 250 ms
+ * doubling up to 3 s, so that a quick CA is not kept waiting.
+ */
+static long
 acme_poll_wait(struct acme *a, int try)
 {
-	time_t wait, now = time(NULL);
+	time_t now = time(NULL);
+	long wait;
 
-	if (a->reply.retry_after > now)
-		wait = a->reply.retry_after - now;
-	else
-		wait = try < 5 ? 1 : 3;
-	return wait > ACME_POLL_MAX_WAIT ? ACME_POLL_MAX_WAIT : wait;
+	if (a->reply.retry_after > now) {
+		wait = (long)(a->reply.retry_after - now);
+		if (wait > ACME_POLL_MAX_WAIT)
+			wait = ACME_POLL_MAX_WAIT;
+		return wait * 1000;
+	}
+	wait = 250L << (try < 4 ? try : 4);
+	return wait > 3000 ? 3000 : wait;
 }
 
 static int
@@ -368,9 +386,8 @@ acme_account(struct acme *a, char **cause)
 		a->kid = xstrdup(a->reply.location);
 		return 0;
 	}
-	if (rc == -1 && a->reply.status != 400) {
+	if (rc == -1 && !acme_reply_is(a, "accountDoesNotExist"))
 		return -1;
-	}
 	free(*cause);
 	*cause = NULL;
 
@@ -614,7 +631,7 @@ acme_validate(struct acme *a, struct acme_challenges *c, char **cause)
 				    c->names[i]);
 				return -1;
 			}
-			acme_sleep(acme_poll_wait(a, try));
+			acme_sleep_ms(acme_poll_wait(a, try));
 		}
 		log_info("the CA validated '%s'", c->names[i]);
 	}
@@ -644,7 +661,7 @@ acme_poll_order(struct acme *a, const char *url, const char *want,
 			    o->status);
 			return -1;
 		}
-		acme_sleep(acme_poll_wait(a, try));
+		acme_sleep_ms(acme_poll_wait(a, try));
 		if (acme_post(a, url, NULL, NULL, cause) == -1)
 			return -1;
 		acme_order_free(o);

@@ -89,6 +89,11 @@ int acme_order_parse(const char *, size_t, struct acme_order *, char **cause);
 void acme_order_free(struct acme_order *);
 int acme_authz_parse(const char *, size_t, struct acme_authz *, char **cause);
 void acme_authz_free(struct acme_authz *);
+/*
+ * A Retry-After value (delta-seconds or an HTTP date) as a time, or 0 when
+ * it is neither.
+ */
+time_t acme_retry_after(const char *value, time_t now);
 /* Tokens become file names and URL paths: base64url characters only. */
 int acme_token_valid(const char *);
 

@@ -763,7 +763,7 @@ certs_check(const struct answers *a, const struct certs_opts *o, char **reason)
 	buf_add(&want, p.fullchain.data, p.fullchain.len);
 	provided_free(&p);
 	path = certs_path(certs_dir(o), CERTS_FULLCHAIN);
-	have = file_read(path, 0, &len, reason);
+	have = file_read(path, CERTS_STATE_MAX, &len, reason);
 	free(path);
 	fits = have != NULL && len == want.len &&
 	    memcmp(have, want.data, len) == 0 &&

@@ -150,9 +150,10 @@ pki_key_load_or_create(
 	*created = 0;
 	if (stat(path, &sb) == 0) {
 		if ((sb.st_mode & 077) != 0) {
-			*cause = xasprintf("key file '%s' is readable by "
-					   "others (mode %04o); chmod 600 it",
-			    path, (unsigned)(sb.st_mode & 07777));
+			*cause =
+			    xasprintf("key file '%s' is open to group "
+				      "or others (mode %04o); chmod 600 it",
+				path, (unsigned)(sb.st_mode & 07777));
 			return NULL;
 		}
 		return pki_key_load(path, cause);

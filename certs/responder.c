@@ -147,6 +147,10 @@ responder_child(int lfd, char *const *tokens, char *const *answers, size_t n)
 
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	signal(SIGTERM, SIG_DFL);
+	/* It serves tokens: no key, lock or socket of the parent stays open. */
+	if (lfd > 3)
+		close_range(3, (unsigned)lfd - 1, 0);
+	close_range((unsigned)lfd + 1, ~0U, 0);
 	for (;;) {
 		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd == -1) {

@@ -54,8 +54,8 @@ signer_do_hello(struct signer_keys *k, json_t *req)
 	int created;
 
 	path = json_string_value(json_object_get(req, "path"));
-	if (path == NULL)
-		return signer_error(xstrdup("no account key path"));
+	if (path == NULL || k->account != NULL)
+		return signer_error(xstrdup("the account key is loaded once"));
 	k->account =
 	    pki_key_load_or_create(path, PKI_KEY_EC256, &created, &cause);
 	if (k->account == NULL)
@@ -312,6 +312,11 @@ signer_child(int fd)
 
 	memset(&keys, 0, sizeof keys);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* No core dump or ptrace of the keys; no descriptor but its own. */
+	prctl(PR_SET_DUMPABLE, 0);
+	if (fd > 3)
+		close_range(3, (unsigned)fd - 1, 0);
+	close_range((unsigned)fd + 1, ~0U, 0);
 	while ((req = signer_receive(fd)) != NULL) {
 		resp = signer_handle(&keys, req);
 		json_decref(req);

@@ -3,6 +3,7 @@
  * an install (certs/certs.h, docs/tls.md).
  */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +13,8 @@
 #include "cmd.h"
 #include "event.h"
 #include "log.h"
+#include "spawn.h"
 #include "xmalloc.h"
-
-/*
- * XXX the answers loader is written on another branch; until it is linked
- * in, --answers says so and the settings come from options.
- */
-#pragma weak answers_load
-#pragma weak answers_free
-#pragma weak answers_errors_free
-#pragma weak answers_error_string
 
 #define CERTS_ANSWERS_DEFAULT "/etc/chatstack/answers.yaml"
 #define CERTS_MAX_LIST 64
@@ -39,6 +32,7 @@ enum {
 	OPT_CHALLENGE_ADDRESS,
 	OPT_ADDRESS,
 	OPT_FORCE,
+	OPT_RELOAD,
 	OPT_JSON,
 	OPT_MODE,
 	OPT_HOSTNAME,
@@ -63,6 +57,7 @@ static const struct option cmd_certs_longopts[] = {
     {"challenge-address", required_argument, NULL, OPT_CHALLENGE_ADDRESS},
     {"address", required_argument, NULL, OPT_ADDRESS},
     {"force", no_argument, NULL, OPT_FORCE},
+    {"reload", no_argument, NULL, OPT_RELOAD},
     {"json", no_argument, NULL, OPT_JSON},
     {"mode", required_argument, NULL, OPT_MODE},
     {"hostname", required_argument, NULL, OPT_HOSTNAME},
@@ -87,10 +82,46 @@ struct cmd_certs_args {
 	size_t nnames;
 	const char *answers;
 	int json;
+	int reload;
 	/* answers given as options */
 	struct answers a;
 	int mode_set;
 };
+
+static int cmd_certs_usage(const struct cmd_entry *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Like cmd_usage_error, naming "certs NAME". */
+static int
+cmd_certs_usage(const struct cmd_entry *e, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "chatstack certs %s: %s\n", e->name, msg);
+	fprintf(
+	    stderr, "Run 'chatstack certs %s --help' for usage.\n", e->name);
+	free(msg);
+	return EXIT_USAGE;
+}
+
+/* Is name one of the space-separated words of allowed? */
+static int
+cmd_certs_allowed(const char *allowed, const char *name)
+{
+	size_t len = strlen(name);
+	const char *p;
+
+	for (p = allowed; (p = strstr(p, name)) != NULL; p += len) {
+		if ((p == allowed || p[-1] == ' ') &&
+		    (p[len] == ' ' || p[len] == '\0'))
+			return 1;
+	}
+	return 0;
+}
 
 static int
 cmd_certs_parse(const struct cmd_entry *e, int argc, char **argv,
@@ -109,13 +140,13 @@ cmd_certs_parse(const struct cmd_entry *e, int argc, char **argv,
 	while ((ch = getopt_long(argc, argv, "+", cmd_certs_longopts, NULL)) !=
 	    -1) {
 		if (ch == '?')
-			return cmd_usage_error(e, "unknown option");
+			return cmd_certs_usage(e, "unknown option");
 		for (o = cmd_certs_longopts; o->name != NULL; o++) {
 			if (o->val == ch)
 				break;
 		}
-		if (strstr(allowed, o->name) == NULL)
-			return cmd_usage_error(e,
+		if (!cmd_certs_allowed(allowed, o->name))
+			return cmd_certs_usage(e,
 			    "--%s is not an option of "
 			    "this command",
 			    o->name);
@@ -136,7 +167,7 @@ cmd_certs_parse(const struct cmd_entry *e, int argc, char **argv,
 			port = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || port < 1 ||
 			    port > 65535)
-				return cmd_usage_error(e,
+				return cmd_certs_usage(e,
 				    "--challenge-port "
 				    "takes a port "
 				    "number, not '%s'",
@@ -148,7 +179,7 @@ cmd_certs_parse(const struct cmd_entry *e, int argc, char **argv,
 			break;
 		case OPT_ADDRESS:
 			if (args->opts.naddresses == CERTS_MAX_LIST)
-				return cmd_usage_error(e, "too many addresses");
+				return cmd_certs_usage(e, "too many addresses");
 			args->addresses[args->opts.naddresses++] = optarg;
 			break;
 		case OPT_FORCE:
@@ -156,6 +187,9 @@ cmd_certs_parse(const struct cmd_entry *e, int argc, char **argv,
 			break;
 		case OPT_JSON:
 			args->json = 1;
+			break;
+		case OPT_RELOAD:
+			args->reload = 1;
 			break;
 		case OPT_MODE:
 			if (strcmp(optarg, "letsencrypt") == 0)
@@ -165,7 +199,7 @@ cmd_certs_parse(const struct cmd_entry *e, int argc, char **argv,
 			else if (strcmp(optarg, "provided") == 0)
 				args->a.tls.mode = TLS_MODE_PROVIDED;
 			else
-				return cmd_usage_error(e,
+				return cmd_certs_usage(e,
 				    "--mode takes "
 				    "letsencrypt, "
 				    "selfsigned or "
@@ -177,7 +211,7 @@ cmd_certs_parse(const struct cmd_entry *e, int argc, char **argv,
 			break;
 		case OPT_NAME:
 			if (args->nnames == CERTS_MAX_LIST)
-				return cmd_usage_error(e, "too many names");
+				return cmd_certs_usage(e, "too many names");
 			args->names[args->nnames++] = optarg;
 			break;
 		case OPT_DIRECTORY:
@@ -210,7 +244,7 @@ cmd_certs_parse(const struct cmd_entry *e, int argc, char **argv,
 		}
 	}
 	if (optind != argc)
-		return cmd_usage_error(
+		return cmd_certs_usage(
 		    e, "unexpected argument '%s'", argv[optind]);
 	args->opts.addresses = args->addresses;
 	args->a.tls.extra_names = args->names;
@@ -251,13 +285,6 @@ cmd_certs_ensure_exec(int argc, char **argv)
 		return rc;
 	a = &args.a;
 	if (args.answers != NULL) {
-		if (answers_load == NULL) {
-			fprintf(stderr,
-			    "chatstack certs ensure: this build cannot read "
-			    "answer files yet; give the settings as options "
-			    "(see --help)\n");
-			return EXIT_USAGE;
-		}
 		memset(&errs, 0, sizeof errs);
 		if ((loaded = answers_load(args.answers, &errs)) == NULL) {
 			for (i = 0; i < errs.n; i++) {
@@ -270,7 +297,7 @@ cmd_certs_ensure_exec(int argc, char **argv)
 		}
 		a = loaded;
 	} else if (!args.mode_set || args.a.hostname == NULL)
-		return cmd_usage_error(&cmd_certs_ensure_entry,
+		return cmd_certs_usage(&cmd_certs_ensure_entry,
 		    "give --answers FILE, or --mode and --hostname");
 
 	event_step_started("tls.certificate", "TLS certificate", 1, 1);
@@ -290,6 +317,36 @@ cmd_certs_ensure_exec(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+/* nginx reads certificates at start and reload only. */
+static int
+cmd_certs_reload_nginx(char **cause)
+{
+	static char *const argv[] = {
+	    "systemctl", "reload", "nginx.service", NULL};
+	struct spawn sp;
+	char *what;
+
+	memset(&sp, 0, sizeof sp);
+	sp.argv = argv;
+	sp.timeout_ms = 60 * 1000;
+	sp.merge_stderr = 1;
+	if (spawn_run(&sp, cause) == -1)
+		return -1;
+	if (sp.status != 0) {
+		what = spawn_describe(&sp);
+		*cause = xasprintf("the certificate changed but nginx did not "
+				   "reload, so it still serves the old one: "
+				   "%s",
+		    what);
+		free(what);
+		spawn_free(&sp);
+		return -1;
+	}
+	log_info("reloaded nginx for the new certificate");
+	spawn_free(&sp);
+	return 0;
+}
+
 static int
 cmd_certs_renew_exec(int argc, char **argv)
 {
@@ -300,13 +357,19 @@ cmd_certs_renew_exec(int argc, char **argv)
 
 	if ((rc = cmd_certs_parse(&cmd_certs_renew_entry, argc, argv,
 		 "tls-dir webroot responder challenge-port challenge-address "
-		 "address force",
+		 "address force reload",
 		 &args)) != 0)
 		return rc;
 	event_step_started("tls.renew", "Renew the TLS certificate", 1, 1);
 	if (certs_renew(&args.opts, &r, &cause) == -1) {
 		event_step_failed("tls.renew", cause);
 		free(cause);
+		return EXIT_FAILURE;
+	}
+	if (r.changed && args.reload && cmd_certs_reload_nginx(&cause) == -1) {
+		event_step_failed("tls.renew", cause);
+		free(cause);
+		certs_result_free(&r);
 		return EXIT_FAILURE;
 	}
 	event_step_finished("tls.renew", r.changed, r.message);
@@ -348,6 +411,10 @@ cmd_certs_print_status(json_t *st)
 		    json_is_true(json_object_get(st, "due")) ? "due now"
 							     : "not due",
 		    s);
+	else if ((s = json_string_value(json_object_get(st, "mode"))) != NULL &&
+	    strcmp(s, "provided") == 0)
+		printf("renewal:        yours: put new files in place before "
+		       "it expires, then run 'chatstack certs renew'\n");
 	last = json_object_get(st, "last_renewal");
 	if (json_is_object(last))
 		printf("last renewal:   %s, %s: %s\n",
@@ -398,7 +465,8 @@ static const struct cmd_entry cmd_certs_status_entry = {
 
 static const struct cmd_entry cmd_certs_renew_entry = {
     .name = "renew",
-    .args = "[--tls-dir DIR] [--force] [--webroot DIR | --responder]",
+    .args = "[--tls-dir DIR] [--force] [--reload] [--webroot DIR | "
+	    "--responder]",
     .summary = "Renew the certificate when a third of its lifetime is "
 	       "left.",
     .help = "Renews as the TLS directory's certs.json says the "
@@ -408,6 +476,8 @@ static const struct cmd_entry cmd_certs_renew_entry = {
 	    "options:\n"
 	    "  --tls-dir DIR            the TLS directory (" CERTS_TLS_DIR ")\n"
 	    "  --force                  renew even when not due\n"
+	    "  --reload                 reload nginx when the certificate "
+	    "changed\n"
 	    "  --webroot DIR            answer http-01 from files nginx "
 	    "serves\n"
 	    "  --responder              answer with the built-in responder\n"

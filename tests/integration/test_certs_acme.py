@@ -117,7 +117,10 @@ def start_pebble(work, name, port, mgmt, eab):
     env = {"PATH": "/usr/bin:/bin", "PEBBLE_VA_NOSLEEP": "1",
            # Half of all good nonces are refused, so that every issuance
            # goes through badNonce retries.
-           "PEBBLE_WFE_NONCEREJECT": "50"}
+           "PEBBLE_WFE_NONCEREJECT": "50",
+           # Every order is validated afresh, so that a failing challenge
+           # fails every time.
+           "PEBBLE_AUTHZREUSE": "0"}
     proc = subprocess.Popen(
         [PEBBLE, "-config", str(work / f"{name}.json"),
          "-dnsserver", f"127.0.0.1:{DNS_PORT}"],
@@ -409,3 +412,62 @@ def test_certs_status_shows_issuer_names_and_expiry(chatstack, pebble,
     j = json.loads(run(chatstack, "certs", "status", "--json",
                        "--tls-dir", tls).stdout)
     assert j["due"] is False and j["days_left"] > 30
+
+
+def test_certs_failed_renewal_with_the_ca_down_keeps_old_files(
+        chatstack, pebble, tmp_path):
+    import json
+    tls = tmp_path / "tls"
+    assert ensure(chatstack, pebble, tls).returncode == 0
+    make_due(tls, ["chat.example.com"])
+    old = {n: (tls / n).read_bytes() for n in ("fullchain.pem",
+                                                "privkey.pem")}
+    state = json.loads((tls / "certs.json").read_text())
+    state["letsencrypt"]["directory"] = "https://127.0.0.1:21099/dir"
+    (tls / "certs.json").write_text(json.dumps(state))
+    r = run(chatstack, "certs", "renew", "--tls-dir", tls)
+    assert r.returncode == 1
+    assert "cannot reach the ACME server" in r.stdout
+    for n, data in old.items():
+        assert (tls / n).read_bytes() == data
+    last = json.loads((tls / "renewal.json").read_text())
+    assert last["ok"] is False
+    assert "cannot reach the ACME server" in last["message"]
+
+
+def test_certs_ensure_from_an_answer_file(chatstack, pebble, tmp_path):
+    keyfile = tmp_path / "eab.key"
+    keyfile.write_text(EAB_KEY + "\n")
+    os.chmod(keyfile, 0o600)
+    answers = tmp_path / "site.yaml"
+    answers.write_text(f"""version: 1
+hostname: chat.example.com
+tls:
+  mode: letsencrypt
+  extra_names: [www.example.com]
+  letsencrypt:
+    email: ops@example.com
+    directory: {pebble['eab_directory']}
+    ca_file: {pebble['ca']}
+    eab_kid: {EAB_KID}
+    eab_hmac_key_file: {keyfile}
+    key_type: rsa2048
+components:
+  nginx:
+    http_port: {CHALLENGE_PORT}
+""")
+    os.chmod(answers, 0o600)
+    tls = tmp_path / "tls"
+    r = run(chatstack, "certs", "ensure", "--answers", answers,
+            "--tls-dir", tls, "--responder",
+            "--challenge-address", "127.0.0.1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    cert = leaf(tls)
+    assert san(cert) == ["chat.example.com", "www.example.com"]
+    key = serialization.load_pem_private_key(
+        (tls / "privkey.pem").read_bytes(), None)
+    assert key.key_size == 2048
+    # Renewal needs only the TLS directory: certs.json kept the rest.
+    r = run(chatstack, "certs", "renew", "--force", "--tls-dir", tls)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert leaf(tls).serial_number != cert.serial_number

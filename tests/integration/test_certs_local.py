@@ -109,6 +109,7 @@ def test_certs_provided_good_files_are_installed(chatstack, tmp_path, ca):
     st = run(chatstack, "certs", "status", "--tls-dir", tls)
     assert "mode:           provided" in st.stdout
     assert "operator test root" in st.stdout
+    assert "renewal:        yours" in st.stdout
 
 
 def refused(chatstack, tmp_path, src, **kw):
@@ -257,3 +258,61 @@ def test_certs_status_without_certificate_fails(chatstack, tmp_path):
     r = run(chatstack, "certs", "status", "--tls-dir", tmp_path)
     assert r.returncode == 1
     assert "fullchain.pem" in r.stderr
+
+
+def write_answers(tmp_path, tls_block):
+    answers = tmp_path / "site.yaml"
+    answers.write_text(f"version: 1\nhostname: {HOST}\ntls:\n{tls_block}")
+    os.chmod(answers, 0o600)
+    return answers
+
+
+def test_certs_selfsigned_from_an_answer_file(chatstack, tmp_path):
+    answers = write_answers(tmp_path, "  mode: selfsigned\n"
+                            "  extra_names: [www.example.com]\n")
+    tls = tmp_path / "tls"
+    r = run(chatstack, "certs", "ensure", "--answers", answers,
+            "--tls-dir", tls, "--address", "192.0.2.10")
+    assert r.returncode == 0, r.stdout + r.stderr
+    cert = x509.load_pem_x509_certificate((tls / "fullchain.pem")
+                                          .read_bytes())
+    sans = cert.extensions.get_extension_for_class(
+        x509.SubjectAlternativeName).value
+    assert sorted(sans.get_values_for_type(x509.DNSName)) == \
+        [HOST, "www.example.com"]
+    assert [str(a) for a in sans.get_values_for_type(x509.IPAddress)] == \
+        ["192.0.2.10"]
+
+
+def test_certs_provided_from_an_answer_file_is_refused_with_reason(
+        chatstack, tmp_path, ca):
+    src = provide(tmp_path, ca, names=("other.example.com",))
+    answers = write_answers(
+        tmp_path, f"  mode: provided\n  provided:\n"
+        f"    cert: {src / 'cert.pem'}\n    key: {src / 'key.pem'}\n"
+        f"    chain: {src / 'chain.pem'}\n")
+    r = run(chatstack, "certs", "ensure", "--answers", answers,
+            "--tls-dir", tmp_path / "tls")
+    assert r.returncode == 1
+    assert f"is not valid for '{HOST}'" in r.stdout
+    assert not (tmp_path / "tls").exists()
+
+
+def test_certs_bad_answer_file_names_the_place(chatstack, tmp_path):
+    answers = write_answers(tmp_path, "  mode: sometimes\n")
+    r = run(chatstack, "certs", "ensure", "--answers", answers,
+            "--tls-dir", tmp_path / "tls")
+    assert r.returncode == 1
+    assert "site.yaml:4" in r.stderr
+
+
+def test_certs_second_run_at_once_is_refused(chatstack, tmp_path):
+    import fcntl
+    tls = tmp_path / "tls"
+    tls.mkdir()
+    with open(tls / ".certs.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        r = selfsigned(chatstack, tls, "--address", "192.0.2.10")
+    assert r.returncode == 1
+    assert "another chatstack run is changing the certificates" in r.stdout
+    assert not (tls / "fullchain.pem").exists()
