@@ -34,6 +34,10 @@ pf_time_daemon_cb(int pid, const char *comm, void *arg)
 	return 0;
 }
 
+/*
+ * XXX the kernel's state and estimated error only: measuring the offset
+ * needs a time server, which an air-gapped host may not have.
+ */
 void
 pf_check_time_sync(struct preflight_ctx *ctx, struct preflight_result *r)
 {

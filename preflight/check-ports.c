@@ -136,8 +136,9 @@ pf_bind_parse(const char *s, struct pf_bind *b)
 
 /*
  * Would binding b collide with listener l? A wildcard on either side
- * collides with everything on the port; an IPv6 wildcard is counted as
- * dual-stack, since /proc does not say whether it is IPV6_V6ONLY.
+ * collides with everything on the port.
+ * XXX an IPv6 wildcard counts as dual-stack: /proc does not say whether it
+ * is IPV6_V6ONLY, and a false alarm is cheaper than a failed start.
  */
 static int
 pf_collides(const struct pf_bind *b, const struct host_listener *l)
@@ -199,9 +200,12 @@ pf_check_ports_free(struct preflight_ctx *ctx, struct preflight_result *r)
 	struct buf need = BUF_INIT, held = BUF_INIT, fix = BUF_INIT;
 	struct buf short_held = BUF_INIT;
 	const struct pf_port *p;
-	char *cause = NULL, *name, addr[64];
+	char *cause = NULL, *name, *names[PF_MAX_PORTS], addr[64];
+	uint64_t inodes[PF_MAX_PORTS];
+	int pids[PF_MAX_PORTS];
+	size_t hit[PF_MAX_PORTS];
 	const char *bind_text;
-	size_t nports, nls, i, j, nheld = 0;
+	size_t nports, nls = 0, i, j, k, nhit = 0, nheld = 0;
 	json_t *list, *item;
 	int pid, first = 1, ok;
 
@@ -244,22 +248,32 @@ pf_check_ports_free(struct preflight_ctx *ctx, struct preflight_result *r)
 		goto out;
 	}
 
-	list = json_array();
+	/* Which listener each port collides with (nls: none). */
 	for (i = 0; i < nports; i++) {
-		p = &ports[i];
-		b = p->wildcard ? &any : &bind;
-		item = json_pack("{s:i, s:s, s:s}", "port", p->port, "address",
-		    p->wildcard ? "*" : bind_text, "answer", p->answer);
+		b = ports[i].wildcard ? &any : &bind;
 		for (j = 0; j < nls; j++) {
-			if (ls[j].port == p->port && pf_collides(b, &ls[j]))
+			if (ls[j].port == ports[i].port &&
+			    pf_collides(b, &ls[j]))
 				break;
 		}
-		if (j == nls) {
+		hit[i] = j;
+		if (j < nls)
+			inodes[nhit++] = ls[j].inode;
+	}
+	host_socket_owners(ctx->host, inodes, nhit, pids, names);
+
+	list = json_array();
+	for (i = 0, k = 0; i < nports; i++) {
+		p = &ports[i];
+		item = json_pack("{s:i, s:s, s:s}", "port", p->port, "address",
+		    p->wildcard ? "*" : bind_text, "answer", p->answer);
+		if ((j = hit[i]) == nls) {
 			json_object_set_new(item, "free", json_true());
 			json_array_append_new(list, item);
 			continue;
 		}
-		pid = host_socket_owner(ctx->host, ls[j].inode, &name);
+		pid = pids[k];
+		name = names[k++];
 		host_addr_string(ls[j].family, ls[j].addr, addr, sizeof addr);
 		json_object_set_new(item, "free", json_false());
 		json_object_set_new(item, "held_on", json_string(addr));
@@ -271,10 +285,8 @@ pf_check_ports_free(struct preflight_ctx *ctx, struct preflight_result *r)
 		    pf_proc_listed(p->procs, name);
 		json_object_set_new(item, "owned", json_boolean(ok));
 		json_array_append_new(list, item);
-		if (ok) {
-			free(name);
+		if (ok)
 			continue;
-		}
 		nheld++;
 		buf_printf(&short_held, "%s%d by %s",
 		    short_held.len > 0 ? ", " : "", p->port,
@@ -300,7 +312,6 @@ pf_check_ports_free(struct preflight_ctx *ctx, struct preflight_result *r)
 				    "or choose another port for %s",
 				    p->port, p->answer);
 		}
-		free(name);
 	}
 	pf_data(r, "ports", list);
 	if (nheld == 0) {
@@ -312,6 +323,8 @@ pf_check_ports_free(struct preflight_ctx *ctx, struct preflight_result *r)
 	pf_status(r, PREFLIGHT_FAIL, "%s", held.data);
 	pf_remedy(r, "%s", fix.data);
 out:
+	for (i = 0; i < nhit; i++)
+		free(names[i]);
 	free(ls);
 	free(cause);
 	buf_free(&need);
@@ -322,7 +335,7 @@ out:
 
 struct pf_running {
 	int pid[PF_NSERVICES];
-	char name[PF_NSERVICES][16];
+	char name[PF_NSERVICES][64];
 };
 
 static int

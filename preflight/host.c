@@ -1,23 +1,19 @@
 /*
- * Every host fact preflight uses is read here, under a root directory, so
- * tests can point the checks at a fixture root.
+ * Every host fact preflight uses is read here (and in host-net.c), under a
+ * root directory, so tests can point the checks at a fixture root.
  */
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/timex.h>
 #include <sys/utsname.h>
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -26,13 +22,20 @@
 
 #define HOST_READ_MAX (4 * 1024 * 1024)
 
+struct host_proc {
+	int pid;
+	char *comm;
+};
+
 struct host {
 	char *root; /* without a trailing slash; "" for "/" */
+	struct host_proc *procs; /* read once, on first use */
+	size_t nprocs;
+	int procs_read;
 };
 
 struct host_packages {
-	char **names;
-	size_t n;
+	char *text; /* /var/lib/dpkg/status, or NULL */
 };
 
 struct host *
@@ -54,8 +57,13 @@ host_open(const char *root)
 void
 host_free(struct host *h)
 {
+	size_t i;
+
 	if (h == NULL)
 		return;
+	for (i = 0; i < h->nprocs; i++)
+		free(h->procs[i].comm);
+	free(h->procs);
 	free(h->root);
 	free(h);
 }
@@ -89,6 +97,46 @@ host_read(const struct host *h, const char *path, char **cause)
 	return data;
 }
 
+/* Length of a valid UTF-8 sequence at s, or 0. */
+static size_t
+host_utf8_len(const unsigned char *s)
+{
+	size_t n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	}
+	return n;
+}
+
+char *
+host_clean(char *s)
+{
+	unsigned char *p;
+	size_t n;
+
+	if (s == NULL)
+		return NULL;
+	for (p = (unsigned char *)s; *p != '\0'; p += n) {
+		if ((n = host_utf8_len(p)) == 0 || *p < 0x20 || *p == 0x7f) {
+			*p = '?';
+			n = 1;
+		}
+	}
+	return s;
+}
+
 char *
 host_read_line(const struct host *h, const char *path)
 {
@@ -99,7 +147,7 @@ host_read_line(const struct host *h, const char *path)
 		return NULL;
 	}
 	data[strcspn(data, "\n")] = '\0';
-	return data;
+	return host_clean(data);
 }
 
 int
@@ -270,7 +318,7 @@ host_os_release(const struct host *h, const char *key)
 			v++;
 			len -= 2;
 		}
-		value = xstrndup(v, len);
+		value = host_clean(xstrndup(v, len));
 	}
 	free(text);
 	return value;
@@ -399,86 +447,6 @@ host_fs(
 	return rc;
 }
 
-/* Reads one 32-bit word printed by the kernel in its own byte order. */
-static int
-host_hex_word(const char *s, uint8_t *out)
-{
-	char word[9];
-	uint32_t v;
-	char *end;
-
-	memcpy(word, s, 8);
-	word[8] = '\0';
-	v = (uint32_t)strtoul(word, &end, 16);
-	if (end != word + 8)
-		return -1;
-	memcpy(out, &v, 4);
-	return 0;
-}
-
-static int
-host_parse_tcp(
-    const char *text, int family, struct host_listener **list, size_t *n)
-{
-	struct host_listener l;
-	const char *line;
-	char local[64], state[8];
-	unsigned long long inode;
-	unsigned port;
-	size_t hexlen, i;
-	char *colon;
-
-	hexlen = family == AF_INET ? 8 : 32;
-	line = strchr(text, '\n'); /* the header */
-	while (line != NULL && *++line != '\0') {
-		if (sscanf(line, "%*s %63s %*s %7s %*s %*s %*s %*s %*s %llu",
-			local, state, &inode) != 3)
-			goto next;
-		if (strcmp(state, "0A") != 0) /* TCP_LISTEN */
-			goto next;
-		if ((colon = strchr(local, ':')) == NULL ||
-		    (size_t)(colon - local) != hexlen ||
-		    sscanf(colon + 1, "%x", &port) != 1)
-			goto next;
-		memset(&l, 0, sizeof l);
-		l.family = family;
-		l.port = (int)port;
-		l.inode = inode;
-		for (i = 0; i < hexlen / 8; i++) {
-			if (host_hex_word(local + i * 8, l.addr + i * 4) == -1)
-				goto next;
-		}
-		*list = xreallocarray(*list, *n + 1, sizeof **list);
-		(*list)[(*n)++] = l;
-	next:
-		line = strchr(line, '\n');
-	}
-	return 0;
-}
-
-int
-host_listeners(
-    const struct host *h, struct host_listener **list, size_t *n, char **cause)
-{
-	char *text;
-
-	*list = NULL;
-	*n = 0;
-	if ((text = host_read(h, "/proc/net/tcp", cause)) == NULL)
-		return -1;
-	host_parse_tcp(text, AF_INET, list, n);
-	free(text);
-	/* A host without IPv6 has no tcp6. */
-	if ((text = host_read(h, "/proc/net/tcp6", cause)) == NULL) {
-		free(*cause);
-		*cause = NULL;
-		return 0;
-	}
-	host_parse_tcp(text, AF_INET6, list, n);
-	free(text);
-	return 0;
-}
-
 static int
 host_is_pid(const char *name)
 {
@@ -515,97 +483,133 @@ host_comm(const struct host *h, const char *pid)
 	base = strrchr(cmd, '/') != NULL ? strrchr(cmd, '/') + 1 : cmd;
 	if (strncmp(base, comm, 15) == 0 && strlen(base) > 15) {
 		free(comm);
-		comm = xstrdup(base);
+		comm = host_clean(xstrdup(base));
 	}
 	free(cmd);
 	return comm;
 }
 
-/* Returns 1 when a process has a descriptor open on the socket. */
-static int
-host_pid_has_socket(const char *fddir, const char *want)
+/* Matches a process's descriptors against the sockets still unowned. */
+static size_t
+host_match_fds(const struct host *h, const char *pidname,
+    const uint64_t *inodes, size_t n, int *pids, char **names)
 {
 	struct dirent *fe;
-	char link[64], *p;
+	char *fddir, *p, link[64];
+	unsigned long long inode;
+	size_t i, found = 0;
 	ssize_t len;
-	int found = 0;
 	DIR *d;
 
-	if ((d = opendir(fddir)) == NULL)
+	fddir = host_path(h, "/proc");
+	p = xasprintf("%s/%s/fd", fddir, pidname);
+	free(fddir);
+	d = opendir(p);
+	free(p);
+	if (d == NULL)
 		return 0;
-	while (!found && (fe = readdir(d)) != NULL) {
+	while ((fe = readdir(d)) != NULL) {
 		if (fe->d_name[0] == '.')
 			continue;
-		p = xasprintf("%s/%s", fddir, fe->d_name);
-		len = readlink(p, link, sizeof link - 1);
+		p = xasprintf("/proc/%s/fd/%s", pidname, fe->d_name);
+		fddir = host_path(h, p);
 		free(p);
+		len = readlink(fddir, link, sizeof link - 1);
+		free(fddir);
 		if (len <= 0)
 			continue;
 		link[len] = '\0';
-		found = strcmp(link, want) == 0;
+		if (strncmp(link, "socket:[", 8) != 0 ||
+		    sscanf(link + 8, "%llu", &inode) != 1)
+			continue;
+		for (i = 0; i < n; i++) {
+			if (inodes[i] != inode || pids[i] != 0)
+				continue;
+			pids[i] = atoi(pidname);
+			if ((names[i] = host_comm(h, pidname)) == NULL)
+				names[i] = xstrdup("?");
+			found++;
+		}
 	}
 	closedir(d);
 	return found;
 }
 
+/*
+ * XXX without root, other users' /proc/PID/fd cannot be read, so their
+ * sockets have no visible owner (the caller says so).
+ */
 int
-host_socket_owner(const struct host *h, uint64_t inode, char **name)
+host_socket_owners(const struct host *h, const uint64_t *inodes, size_t n,
+    int *pids, char **names)
 {
 	struct dirent *de;
-	char *proc, *fddir, want[48];
-	int pid = -1;
+	size_t left = n;
+	char *proc;
 	DIR *d;
 
-	*name = NULL;
-	snprintf(want, sizeof want, "socket:[%llu]", (unsigned long long)inode);
-	proc = host_path(h, "/proc");
-	if ((d = opendir(proc)) == NULL) {
-		free(proc);
-		return -1;
-	}
-	pid = 0;
-	while ((de = readdir(d)) != NULL) {
-		if (!host_is_pid(de->d_name))
-			continue;
-		fddir = xasprintf("%s/%s/fd", proc, de->d_name);
-		if (host_pid_has_socket(fddir, want)) {
-			pid = atoi(de->d_name);
-			*name = host_comm(h, de->d_name);
-			if (*name == NULL)
-				*name = xstrdup("?");
-			free(fddir);
-			break;
-		}
-		free(fddir);
-	}
-	closedir(d);
-	free(proc);
-	return pid;
-}
-
-int
-host_each_process(
-    const struct host *h, int (*fn)(int, const char *, void *), void *arg)
-{
-	struct dirent *de;
-	char *proc, *comm;
-	int rc = 0;
-	DIR *d;
-
+	memset(pids, 0, n * sizeof *pids);
+	memset(names, 0, n * sizeof *names);
+	if (n == 0)
+		return 0;
 	proc = host_path(h, "/proc");
 	d = opendir(proc);
 	free(proc);
 	if (d == NULL)
 		return -1;
-	while (rc == 0 && (de = readdir(d)) != NULL) {
+	/* One walk for every port, ended as soon as each has its holder. */
+	while (left > 0 && (de = readdir(d)) != NULL) {
+		if (host_is_pid(de->d_name))
+			left -= host_match_fds(
+			    h, de->d_name, inodes, n, pids, names);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Reads every process's name once; later calls use the list. */
+static int
+host_read_processes(struct host *h)
+{
+	struct dirent *de;
+	char *proc, *comm;
+	DIR *d;
+
+	if (h->procs_read)
+		return 0;
+	proc = host_path(h, "/proc");
+	d = opendir(proc);
+	free(proc);
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
 		if (!host_is_pid(de->d_name))
 			continue;
 		if ((comm = host_comm(h, de->d_name)) == NULL)
 			continue; /* it ended meanwhile */
-		rc = fn(atoi(de->d_name), comm, arg);
-		free(comm);
+		h->procs =
+		    xreallocarray(h->procs, h->nprocs + 1, sizeof *h->procs);
+		h->procs[h->nprocs].pid = atoi(de->d_name);
+		h->procs[h->nprocs].comm = comm;
+		h->nprocs++;
 	}
 	closedir(d);
+	h->procs_read = 1;
+	return 0;
+}
+
+int
+host_each_process(
+    struct host *h, int (*fn)(int, const char *, void *), void *arg)
+{
+	size_t i;
+
+	if (host_read_processes(h) == -1)
+		return -1;
+	for (i = 0; i < h->nprocs; i++) {
+		if (fn(h->procs[i].pid, h->procs[i].comm, arg) != 0)
+			break;
+	}
 	return 0;
 }
 
@@ -613,241 +617,50 @@ struct host_packages *
 host_packages_load(const struct host *h)
 {
 	struct host_packages *p;
-	char *cause = NULL, *text, *para, *next, *pkg, *end;
-	const char *status;
+	char *cause = NULL;
 
 	p = xcalloc(1, sizeof *p);
-	if ((text = host_read(h, "/var/lib/dpkg/status", &cause)) == NULL) {
+	if ((p->text = host_read(h, "/var/lib/dpkg/status", &cause)) == NULL)
 		free(cause);
-		return p;
-	}
-	for (para = text; para != NULL && *para != '\0'; para = next) {
-		if ((next = strstr(para, "\n\n")) != NULL) {
-			*next = '\0';
-			next += 2;
-		}
-		if (strncmp(para, "Package: ", 9) == 0)
-			pkg = para + 9;
-		else if ((pkg = strstr(para, "\nPackage: ")) != NULL)
-			pkg += 10;
-		else
-			continue;
-		status = host_find_key(para, "Status", ':');
-		if (status == NULL ||
-		    strncmp(status, " install ok installed", 21) != 0)
-			continue;
-		end = pkg + strcspn(pkg, "\n");
-		p->names = xreallocarray(p->names, p->n + 1, sizeof *p->names);
-		p->names[p->n++] = xstrndup(pkg, (size_t)(end - pkg));
-	}
-	free(text);
 	return p;
 }
 
+/*
+ * Finds the stanza of one package and reads its Status line; only a few
+ * names are ever asked for, so the database is searched, not indexed.
+ */
 int
 host_package_installed(const struct host_packages *p, const char *name)
 {
-	size_t i;
+	const char *at, *end, *status;
+	char *want;
+	int found = 0;
 
-	for (i = 0; i < p->n; i++) {
-		if (strcmp(p->names[i], name) == 0)
-			return 1;
+	if (p->text == NULL)
+		return 0;
+	want = xasprintf("Package: %s\n", name);
+	for (at = p->text; (at = strstr(at, want)) != NULL; at++) {
+		if (at != p->text && at[-1] != '\n')
+			continue;
+		if ((end = strstr(at, "\n\n")) == NULL)
+			end = at + strlen(at);
+		status = strstr(at, "\nStatus: ");
+		if (status != NULL && status < end &&
+		    strncmp(status + 8, " install ok installed", 21) == 0)
+			found = 1;
+		break;
 	}
-	return 0;
+	free(want);
+	return found;
 }
 
 void
 host_packages_free(struct host_packages *p)
 {
-	size_t i;
-
 	if (p == NULL)
 		return;
-	for (i = 0; i < p->n; i++)
-		free(p->names[i]);
-	free(p->names);
+	free(p->text);
 	free(p);
-}
-
-static void
-host_addr_add(
-    struct host_addr **list, size_t *n, int family, const uint8_t *addr)
-{
-	size_t i, len = family == AF_INET ? 4 : 16;
-
-	for (i = 0; i < *n; i++) {
-		if ((*list)[i].family == family &&
-		    memcmp((*list)[i].addr, addr, len) == 0)
-			return;
-	}
-	*list = xreallocarray(*list, *n + 1, sizeof **list);
-	memset(&(*list)[*n], 0, sizeof **list);
-	(*list)[*n].family = family;
-	memcpy((*list)[*n].addr, addr, len);
-	(*n)++;
-}
-
-int
-host_local_addrs(const struct host *h, struct host_addr **list, size_t *n)
-{
-	char *cause = NULL, *text, *line, *last = NULL, *p;
-	char hex[33], word[3];
-	uint8_t addr[16];
-	int i;
-
-	*list = NULL;
-	*n = 0;
-	/* IPv4: a "|-- A.B.C.D" line followed by "/32 host LOCAL". */
-	if ((text = host_read(h, "/proc/net/fib_trie", &cause)) != NULL) {
-		for (line = strtok(text, "\n"); line != NULL;
-		     line = strtok(NULL, "\n")) {
-			if ((p = strstr(line, "|-- ")) != NULL)
-				last = p + 4;
-			else if (last != NULL &&
-			    strstr(line, "/32 host LOCAL") != NULL &&
-			    inet_pton(AF_INET, last, addr) == 1)
-				host_addr_add(list, n, AF_INET, addr);
-		}
-		free(text);
-	} else {
-		free(cause);
-		cause = NULL;
-	}
-	if ((text = host_read(h, "/proc/net/if_inet6", &cause)) != NULL) {
-		for (line = strtok(text, "\n"); line != NULL;
-		     line = strtok(NULL, "\n")) {
-			if (sscanf(line, "%32s", hex) != 1 || strlen(hex) != 32)
-				continue;
-			for (i = 0; i < 16; i++) {
-				memcpy(word, hex + i * 2, 2);
-				word[2] = '\0';
-				addr[i] = (uint8_t)strtoul(word, NULL, 16);
-			}
-			host_addr_add(list, n, AF_INET6, addr);
-		}
-		free(text);
-	} else
-		free(cause);
-	return 0;
-}
-
-/* Looks name up in ROOT/etc/hosts. */
-static void
-host_resolve_files(
-    const struct host *h, const char *name, struct host_addr **list, size_t *n)
-{
-	char *cause = NULL, *text, *line, *save = NULL, *tok, *tsave;
-	uint8_t addr[16];
-	int family;
-
-	if ((text = host_read(h, "/etc/hosts", &cause)) == NULL) {
-		free(cause);
-		return;
-	}
-	for (line = strtok_r(text, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save)) {
-		line[strcspn(line, "#")] = '\0';
-		if ((tok = strtok_r(line, " \t", &tsave)) == NULL)
-			continue;
-		if (inet_pton(AF_INET, tok, addr) == 1)
-			family = AF_INET;
-		else if (inet_pton(AF_INET6, tok, addr) == 1)
-			family = AF_INET6;
-		else
-			continue;
-		while ((tok = strtok_r(NULL, " \t", &tsave)) != NULL) {
-			if (strcasecmp(tok, name) == 0)
-				host_addr_add(list, n, family, addr);
-		}
-	}
-	free(text);
-}
-
-/* The system resolver, bounded: an air-gapped host's DNS may never answer. */
-static int
-host_resolve_dns(const char *name, int timeout_ms, struct host_addr **list,
-    size_t *n, char **cause)
-{
-	static const struct addrinfo hints = {
-	    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-	struct gaicb *req, *reqs[1];
-	struct addrinfo *ai;
-	struct timespec ts;
-	int error;
-
-	req = xcalloc(1, sizeof *req);
-	req->ar_name = xstrdup(name);
-	req->ar_request = &hints;
-	reqs[0] = req;
-	if ((error = getaddrinfo_a(GAI_NOWAIT, reqs, 1, NULL)) != 0) {
-		*cause = xasprintf(
-		    "cannot look up '%s': %s", name, gai_strerror(error));
-		goto fail;
-	}
-	ts.tv_sec = timeout_ms / 1000;
-	ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
-	(void)gai_suspend((const struct gaicb *const *)reqs, 1, &ts);
-	error = gai_error(req);
-	if (error == EAI_INPROGRESS && gai_cancel(req) != EAI_CANCELED) {
-		/*
-		 * XXX the resolver thread still owns req: leaked on purpose,
-		 * once, rather than freed under it.
-		 */
-		*cause = xasprintf(
-		    "looking up '%s' took longer than %d ms", name, timeout_ms);
-		return -1;
-	}
-	if (error == EAI_NONAME || error == EAI_NODATA)
-		goto done;
-	if (error != 0) {
-		*cause = xasprintf("cannot look up '%s': %s", name,
-		    error == EAI_CANCELED ? "timed out" : gai_strerror(error));
-		goto fail;
-	}
-	for (ai = req->ar_result; ai != NULL; ai = ai->ai_next) {
-		if (ai->ai_family == AF_INET)
-			host_addr_add(list, n, AF_INET,
-			    (const uint8_t *)&(
-				(struct sockaddr_in *)ai->ai_addr)
-				->sin_addr);
-		else if (ai->ai_family == AF_INET6)
-			host_addr_add(list, n, AF_INET6,
-			    (const uint8_t *)&(
-				(struct sockaddr_in6 *)ai->ai_addr)
-				->sin6_addr);
-	}
-done:
-	if (req->ar_result != NULL)
-		freeaddrinfo(req->ar_result);
-	free((char *)req->ar_name);
-	free(req);
-	return 0;
-fail:
-	free((char *)req->ar_name);
-	free(req);
-	return -1;
-}
-
-int
-host_resolve(const struct host *h, const char *name, int network,
-    int timeout_ms, struct host_addr **list, size_t *n, char **cause)
-{
-	*list = NULL;
-	*n = 0;
-	host_resolve_files(h, name, list, n);
-	if (*n > 0 || !host_is_live(h) || !network)
-		return (int)*n;
-	if (host_resolve_dns(name, timeout_ms, list, n, cause) == -1)
-		return -1;
-	return (int)*n;
-}
-
-const char *
-host_addr_string(int family, const uint8_t *addr, char *buf, size_t len)
-{
-	if (inet_ntop(family, addr, buf, (socklen_t)len) == NULL)
-		snprintf(buf, len, "?");
-	return buf;
 }
 
 int
@@ -930,8 +743,8 @@ host_mount_for(
 		found = 1;
 		free(*mountpoint);
 		free(*options);
-		*mountpoint = xstrdup(mnt);
-		*options = xstrdup(opts);
+		*mountpoint = host_clean(xstrdup(mnt));
+		*options = host_clean(xstrdup(opts));
 	}
 	free(text);
 	return found ? 0 : -1;

@@ -34,6 +34,12 @@ char *host_read(const struct host *, const char *path, char **cause);
 /* Reads the first line of a file, without its newline; NULL if none. */
 char *host_read_line(const struct host *, const char *path);
 int host_exists(const struct host *, const char *path);
+/*
+ * Makes text from the host (a process name, an os-release value, a mount
+ * point) safe for a terminal and for JSON, in place: control characters
+ * and bytes that are not UTF-8 become '?'. Returns s.
+ */
+char *host_clean(char *s);
 
 /* A "Key:   value kB" line of /proc/meminfo, in bytes; -1 when missing. */
 int host_meminfo(const struct host *, const char *key, uint64_t *bytes);
@@ -84,15 +90,21 @@ struct host_listener {
 int host_listeners(
     const struct host *, struct host_listener **, size_t *n, char **cause);
 /*
- * Finds the process holding a socket inode through /proc/PID/fd. Returns
- * the pid and sets *name (allocated, from /proc/PID/comm), 0 when no
- * visible process holds it (another user's, without root), -1 on error.
+ * Finds the processes holding socket inodes through /proc/PID/fd, in one
+ * walk that ends when each has its holder. Sets pids[i] and names[i]
+ * (allocated, from /proc/PID/comm; the caller frees them), or 0 and NULL
+ * when no visible process holds inodes[i] (another user's, without
+ * root). Returns -1 when /proc cannot be read.
  */
-int host_socket_owner(const struct host *, uint64_t inode, char **name);
+int host_socket_owners(const struct host *, const uint64_t *inodes, size_t n,
+    int *pids, char **names);
 
-/* Calls fn for every process with its pid and comm; stops when fn != 0. */
-int host_each_process(const struct host *,
-    int (*fn)(int pid, const char *comm, void *), void *arg);
+/*
+ * Calls fn for every process with its pid and name; stops when fn != 0.
+ * The list is read on the first call and kept for the host's lifetime.
+ */
+int host_each_process(
+    struct host *, int (*fn)(int pid, const char *comm, void *), void *arg);
 
 /* "Status: install ok installed" for a package in the dpkg database. */
 struct host_packages;

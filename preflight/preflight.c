@@ -428,7 +428,7 @@ preflight_run(const struct answers *a, const struct preflight_opts *opts,
 		r->unwaived = r->status;
 
 		if ((w = preflight_waiver(a, r->check->id)) != NULL) {
-			r->waiver = xstrdup(w->reason);
+			r->waiver = host_clean(xstrdup(w->reason));
 			if (r->status == PREFLIGHT_FAIL) {
 				r->status = PREFLIGHT_WARN;
 				rep->waived++;

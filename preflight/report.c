@@ -135,7 +135,7 @@ pf_print_result(FILE *f, const struct preflight_result *r, int color)
 		fprintf(f, "%*s waived: %s%s\n", PF_COL_STATUS, "", r->waiver,
 		    r->unwaived == PREFLIGHT_FAIL ? " (an error, shown as a "
 						    "warning)"
-						  : " (nothing to waive now)");
+						  : " (no error to waive now)");
 }
 
 void

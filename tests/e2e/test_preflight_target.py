@@ -105,6 +105,14 @@ def test_preflight_json_in_a_debian12_target_matches_its_tools(
         target.run("uname", "-r", check=True).stdout.strip()
     assert checks["systemd.pid1"]["data"]["pid1"] == "systemd"
 
+    # The table an operator reads, from the same run of checks.
+    r = target.run("env", f"LD_LIBRARY_PATH={DEST}/lib",
+                   f"{DEST}/bin/chatstack", "preflight", "--profile",
+                   "small", "--offline", "--answers", f"{DEST}/site.yaml")
+    assert r.returncode == (0 if doc["ok"] else 1), r.stdout
+    assert "ok       systemd.pid1        PID 1 is systemd" in r.stdout
+    assert "preflight (small profile):" in r.stdout
+
 
 def test_preflight_in_a_target_names_the_process_holding_a_port(
         target, chatstack, tmp_path):

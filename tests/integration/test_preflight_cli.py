@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -27,10 +28,10 @@ def run(*args, env=None, **kw):
                           env=e, timeout=60, **kw)
 
 
-def answers(tmp_path, waive=None, profile="small"):
+def answers(tmp_path, waive=None, profile="small", hostname="localhost"):
     text = f"""version: 1
 profile: {profile}
-hostname: localhost
+hostname: {hostname}
 bind_address: 127.0.0.1
 components:
   mariadb: {{ port: {BASE + 1} }}
@@ -160,6 +161,33 @@ def test_preflight_waiver_turns_held_port_into_warning_with_reason(
         in r.stdout
 
 
+def test_preflight_as_a_user_says_root_is_needed_and_who_it_cannot_see(
+        chatstack, listener):
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to run as another user")
+    port, pid = listener
+    d = pathlib.Path(tempfile.mkdtemp(prefix="cs-preflight-"))
+    try:
+        d.chmod(0o755)
+        path = answers(d)
+        os.chown(path, 65534, 65534)
+        r = run("setpriv", "--reuid=65534", "--regid=65534",
+                "--clear-groups", chatstack, "preflight", "--json",
+                "--offline", "--answers", path)
+    finally:
+        shutil.rmtree(d)
+    assert r.returncode == 1, r.stderr
+    doc = json.loads(r.stdout)
+    c = check(doc, "privileges")
+    assert c["status"] == "error"
+    assert c["data"]["euid"] == 65534
+    c = check(doc, "ports.free")
+    assert c["status"] == "error"
+    assert c["message"] == \
+        f"{port}/tcp is held by a process this user cannot see"
+    assert "run preflight as root" in c["remedy"]
+
+
 def test_preflight_ports_free_once_the_listener_is_gone(chatstack, tmp_path):
     doc = preflight_json(chatstack, "--answers", answers(tmp_path),
                          "--offline")
@@ -189,6 +217,26 @@ def test_preflight_fixture_root_exit_code_follows_errors(chatstack, tmp_path):
     doc = preflight_json(chatstack, "--root", str(root))
     assert check(doc, "systemd.pid1")["status"] == "error"
     assert check(doc, "cpu.cores")["data"]["cores"] == 8
+
+
+def tree_state(root):
+    """Every path under root with its type, size, mode and mtime."""
+    state = {}
+    for p in sorted(root.rglob("*")):
+        st = p.lstat()
+        state[str(p.relative_to(root))] = (st.st_mode, st.st_size,
+                                           st.st_mtime_ns)
+    return state
+
+
+def test_preflight_changes_nothing_under_its_root(chatstack, tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(FIXTURE, root, symlinks=True)
+    before = tree_state(root)
+    time.sleep(0.01)
+    run(chatstack, "preflight", "--root", str(root))
+    run(chatstack, "preflight", "--json", "--root", str(root))
+    assert tree_state(root) == before
 
 
 def test_preflight_table_has_colour_only_on_a_terminal(chatstack, tmp_path):
@@ -230,3 +278,39 @@ def test_preflight_bad_answer_file_names_the_line(chatstack, tmp_path):
     r = run(chatstack, "preflight", "--answers", str(path))
     assert r.returncode == 1
     assert f"{path}:2:" in r.stderr
+
+
+def test_preflight_dns_lookup_that_never_answers_is_bounded(
+        chatstack, tmp_path):
+    """In a private network namespace (so port 53 is ours alone), a DNS
+    server that never answers: the look-up gives up after its bound and
+    the check says so, instead of hanging the install."""
+    for tool in ("unshare", "ip", "mount"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"'{tool}' is not installed")
+    if os.geteuid() != 0:
+        pytest.skip("needs root for a private network namespace")
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 127.0.0.1\noptions timeout:30 attempts:3\n")
+    path = answers(tmp_path, hostname="chat.example.test")
+    script = f"""
+set -e
+ip link set lo up
+mount --bind {resolv} /etc/resolv.conf
+/usr/bin/python3 -c '
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+time.sleep(60)' &
+sleep 0.3
+{chatstack} preflight --json --answers {path} || true
+kill $!
+"""
+    r = subprocess.run(["unshare", "-mn", "sh", "-c", script],
+                       capture_output=True, text=True, timeout=50)
+    doc = json.loads(r.stdout)
+    c = check(doc, "hostname.resolves")
+    assert c["status"] == "warning", c
+    assert c["message"] == \
+        "looking up 'chat.example.test' took longer than 3000 ms"
+    assert "/etc/resolv.conf" in c["remedy"]

@@ -107,6 +107,37 @@ test_preflight_ports_free_names_the_process_holding_a_port(void **state)
 }
 
 static void
+test_preflight_ports_free_names_every_holder_in_one_report(void **state)
+{
+	struct preflight_report *rep;
+	const struct preflight_result *r;
+
+	(void)state;
+	fx_write("/proc/net/tcp",
+	    FX_TCP_HEADER
+	    "   0: " LO4 ":0CEA 00000000:0000 0A 00000000:00000000 "
+	    "00:00000000 00000000     0        0 501 1 0 100 0 0 10 0\n"
+	    "   1: " ANY4 ":0050 00000000:0000 0A 00000000:00000000 "
+	    "00:00000000 00000000     0        0 502 1 0 100 0 0 10 0\n"
+	    "   2: " LO4 ":1F91 00000000:0000 0A 00000000:00000000 "
+	    "00:00000000 00000000     0        0 503 1 0 100 0 0 10 0\n");
+	fx_process(300, "mysqld", 501);
+	fx_process(400, "apache2", 502);
+	rep = fx_run(fx_answers(), -1);
+	r = preflight_report_find(rep, "ports.free");
+	assert_int_equal(r->status, PREFLIGHT_FAIL);
+	assert_string_equal(r->message,
+	    "3306/tcp is held by mysqld (pid 300); 8081/tcp is held by a "
+	    "process this user cannot see; 80/tcp is held by apache2 (pid "
+	    "400)");
+	assert_string_equal(r->measured,
+	    "3 held: 3306 by mysqld, 8081 by ?, "
+	    "80 by apache2");
+	assert_non_null(strstr(r->remedy, "stop mysqld (pid 300"));
+	preflight_report_free(rep);
+}
+
+static void
 test_preflight_ports_free_gives_a_cut_process_name_in_full(void **state)
 {
 	char *msg;
@@ -121,6 +152,29 @@ test_preflight_ports_free_gives_a_cut_process_name_in_full(void **state)
 	assert_string_equal(
 	    msg, "3306/tcp is held by systemd-socket-activate (pid 812)");
 	free(msg);
+}
+
+static void
+test_preflight_ports_free_cleans_a_hostile_process_name(void **state)
+{
+	struct preflight_report *rep;
+	const struct preflight_result *r;
+	json_t *doc, *p;
+
+	(void)state;
+	/* A process may name itself with escape codes and broken UTF-8. */
+	fx_listen4(LO4, 3306, 4242);
+	fx_process(812, "\033[2Jevil\xff\xfe", 4242);
+	rep = fx_run(fx_answers(), -1);
+	r = preflight_report_find(rep, "ports.free");
+	assert_string_equal(
+	    r->message, "3306/tcp is held by ?[2Jevil?? (pid 812)");
+	doc = preflight_report_json(rep);
+	p = json_array_get(json_object_get(r->data, "ports"), 0);
+	assert_string_equal(
+	    json_string_value(json_object_get(p, "process")), "?[2Jevil??");
+	json_decref(doc);
+	preflight_report_free(rep);
 }
 
 static void
@@ -242,7 +296,13 @@ main(void)
 		test_preflight_ports_free_names_the_process_holding_a_port,
 		fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(
+		test_preflight_ports_free_names_every_holder_in_one_report,
+		fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(
 		test_preflight_ports_free_gives_a_cut_process_name_in_full,
+		fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_preflight_ports_free_cleans_a_hostile_process_name,
 		fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_preflight_ports_free_ignores_other_addresses, fx_setup,
