@@ -132,3 +132,38 @@ def test_help_lists_subcommands(chatstack):
     r = run(chatstack, "answers", "validate", "--help")
     assert r.returncode == 0
     assert r.stdout.startswith("usage: chatstack answers validate FILE")
+
+
+def doc_examples():
+    """The indented YAML examples of docs/answers.md's Examples section."""
+    import pathlib
+    text = (pathlib.Path(__file__).parents[2] / "docs" /
+            "answers.md").read_text()
+    section = text.split("## Examples", 1)[1].split("\n## ", 1)[0]
+    blocks, cur = [], []
+    for line in section.splitlines() + [""]:
+        if line.startswith("    "):
+            cur.append(line[4:])
+        elif line.strip() == "" and cur and not cur[-1] == "":
+            cur.append("")
+        elif cur:
+            blocks.append("\n".join(cur).strip() + "\n")
+            cur = []
+    return [b for b in blocks if b.startswith("version: 1")]
+
+
+def test_doc_examples_validate(chatstack, tmp_path):
+    examples = doc_examples()
+    assert len(examples) >= 5
+    for i, text in enumerate(examples):
+        # Files an example names are made, with the mode it asks for.
+        for word in text.split():
+            if word.startswith("/etc/"):
+                p = tmp_path / "root" / word[1:]
+                p.parent.mkdir(parents=True, exist_ok=True)
+                p.write_text("x\n")
+                os.chmod(p, 0o600)
+                text = text.replace(word, str(p))
+        f = private(tmp_path / f"example{i}.yaml", text)
+        r = run(chatstack, "answers", "validate", f)
+        assert r.returncode == 0, (text, r.stdout)
