@@ -29,76 +29,62 @@
 
 static const char *mode_names[] = {"idle", "direct", "group"};
 
+static const char *usage_lines[] = {
+    "usage: chat-bench --url http://127.0.0.1:PORT [options]",
+    "",
+    "Load generator for chatd. Registers USERS new users through the",
+    "REST API, makes them friends (pairs in direct mode; groups of",
+    "GROUP_SIZE with the first as owner in group mode), opens SOCKETS",
+    "WebSockets per user, then sends RATE messages per second in total,",
+    "round-robin over the users, for DURATION seconds. Every message is",
+    "tracked until each socket that should get it did; after sending it",
+    "waits up to DRAIN seconds for the rest, then reports and exits.",
+    "It only talks to loopback addresses (127.0.0.0/8, ::1) and refuses",
+    "any other.",
+    "",
+    "  -u, --url URL             chatd, or nginx in front of it; http only",
+    "  -m, --mode MODE           idle, direct or group (default direct)",
+    "  -n, --users N             users to register (default 100)",
+    "  -k, --sockets-per-user K  sockets per user (default 1)",
+    "  -g, --group-size G        members per group, owner included",
+    "                            (default 10; group mode)",
+    "  -r, --rate R              sends per second, all users (default 100)",
+    "  -d, --duration S          seconds of sending (default 10)",
+    "      --hold S              idle mode: seconds to hold the sockets",
+    "                            (default 10)",
+    "      --drain S             seconds to wait for late deliveries",
+    "                            (default 10)",
+    "      --connect-rate R      new sockets per second (default 2000)",
+    "      --http-parallel N     setup requests in flight (default 8)",
+    "      --watch-pid PID       report the peak RSS of PID (chatd) while",
+    "                            the sockets are open",
+    "      --json                print the report as one JSON object",
+    "  -v, --verbose             log every socket and error frame problem",
+    "  -h, --help                this text",
+    "",
+    "Usernames are bench<tag>-<n> with a random tag per run, so runs",
+    "never collide; the users stay in chatd's database afterwards.",
+    "chatd's rate limits apply: a benchmark needs register_rate above",
+    "USERS per minute and send_rate above RATE/USERS per user, or it",
+    "reports rate_limited.",
+    "",
+    "Figures: sends/s counts acked sends (committed in MariaDB) over the",
+    "sending time plus the drain; deliveries/s counts pushes received",
+    "over the same time. Latency, as p50, p95, p99 and max, runs from",
+    "writing the send to receiving the push (delivery) or the ack (ack).",
+    "Deliveries owed by acked messages that never arrived count as lost.",
+    "",
+    "Exit status: 0 when every acked message reached every socket and",
+    "nothing failed, 1 otherwise, 2 for a usage error.",
+};
+
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-	    "usage: chat-bench --url http://127.0.0.1:PORT [options]\n"
-	    "\n"
-	    "Load generator for chatd. Registers USERS new users through the "
-	    "REST\n"
-	    "API, makes them friends (pairs in direct mode, groups of "
-	    "GROUP_SIZE\n"
-	    "with the first as owner in group mode), opens SOCKETS WebSockets "
-	    "per\n"
-	    "user, then sends RATE messages per second in total, round-robin "
-	    "over\n"
-	    "the users, for DURATION seconds. Every message is tracked until "
-	    "each\n"
-	    "socket that should get it did; after sending it waits up to "
-	    "DRAIN\n"
-	    "seconds for the rest, then reports and exits. It only talks to\n"
-	    "loopback addresses (127.0.0.0/8, ::1) and refuses any other.\n"
-	    "\n"
-	    "  -u, --url URL              chatd (or nginx in front of it), "
-	    "http only\n"
-	    "  -m, --mode MODE            idle, direct or group (default "
-	    "direct)\n"
-	    "  -n, --users N              users to register (default 100)\n"
-	    "  -k, --sockets-per-user K   sockets per user (default 1)\n"
-	    "  -g, --group-size G         members per group, owner included\n"
-	    "                             (default 10; group mode)\n"
-	    "  -r, --rate R               sends per second, all users (default "
-	    "100)\n"
-	    "  -d, --duration S           seconds of sending (default 10)\n"
-	    "      --hold S               idle mode: seconds to hold the "
-	    "sockets\n"
-	    "                             (default 10)\n"
-	    "      --drain S              seconds to wait for late deliveries\n"
-	    "                             (default 10)\n"
-	    "      --connect-rate R       new sockets per second (default "
-	    "2000)\n"
-	    "      --http-parallel N      setup requests in flight (default "
-	    "8)\n"
-	    "      --watch-pid PID        report the peak RSS of PID (chatd) "
-	    "while\n"
-	    "                             the sockets are open\n"
-	    "      --json                 print the report as one JSON object\n"
-	    "  -v, --verbose              log each socket and error frame "
-	    "problem\n"
-	    "  -h, --help                 this text\n"
-	    "\n"
-	    "Usernames are bench<tag>-<n> with a random tag per run, so runs "
-	    "never\n"
-	    "collide; the users stay in chatd's database afterwards. chatd's "
-	    "rate\n"
-	    "limits apply: a benchmark needs register_rate above USERS per "
-	    "minute\n"
-	    "and send_rate above RATE/USERS per user, or it reports "
-	    "rate_limited.\n"
-	    "\n"
-	    "Figures: sends/s counts acked sends (committed in MariaDB) over "
-	    "the\n"
-	    "sending time plus the drain; deliveries/s counts pushes received "
-	    "over\n"
-	    "the same time; latency is from writing the send to receiving the "
-	    "push\n"
-	    "(delivery) or the ack (ack); lost counts deliveries owed by "
-	    "acked\n"
-	    "messages that never arrived. Exit status: 0 when every acked "
-	    "message\n"
-	    "reached every socket and nothing failed, 1 otherwise, 2 for "
-	    "usage.\n");
+	size_t i;
+
+	for (i = 0; i < sizeof usage_lines / sizeof usage_lines[0]; i++)
+		fprintf(f, "%s\n", usage_lines[i]);
 }
 
 uint64_t
@@ -245,11 +231,13 @@ parse_url(struct bench_opts *o, char **cause)
 		errno = 0;
 		port = strtol(rest + 1, &end, 10);
 		if (errno != 0 || end == rest + 1 || port < 1 || port > 65535 ||
-		    (*end != '\0' && strcmp(end, "/") != 0)) {
+		    (*end != '\0' && *end != '/')) {
 			*cause = xasprintf("url '%s' has a bad port", o->url);
 			goto out;
 		}
-	} else if (*rest != '\0' && strcmp(rest, "/") != 0) {
+		rest = end;
+	}
+	if (*rest != '\0' && strcmp(rest, "/") != 0) {
 		*cause = xasprintf("url '%s' must have no path", o->url);
 		goto out;
 	}

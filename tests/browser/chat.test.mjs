@@ -162,13 +162,45 @@ async function main() {
   await sees(bob, `hello bob ${tag}`);
   await sees(bob, `while you were away ${tag}`);
 
+  say('history pages backwards: bob loads older messages on demand');
+  const posted = await alice.page.evaluate(async ({ peer, tag }) => {
+    const token = sessionStorage.getItem('chat.token');
+    const h = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+    const cs = await (await fetch('/api/v1/conversations', { headers: h })).json();
+    const c = cs.conversations.find((x) => x.peer && x.peer.username === peer);
+    let n = 0;
+    for (let i = 0; i < 40; i++) {
+      const r = await fetch(`/api/v1/conversations/${c.id}/messages`, {
+        method: 'POST', headers: h,
+        body: JSON.stringify({ client_msg_id: `page-${tag}-${i}`, body: `page ${i} ${tag}` }),
+      });
+      if (r.status === 429) {
+        await new Promise((ok) => setTimeout(ok, 1000 * (Number(r.headers.get('Retry-After')) || 1)));
+        i--;
+        continue;
+      }
+      if (r.ok) n++;
+    }
+    return n;
+  }, { peer: bn, tag });
+  check(posted === 40, `alice posted 40 messages through REST (${posted})`);
+  await bob.page.reload();
+  await bob.page.waitForSelector('#conn.online', { state: 'attached' });
+  await openConversation(bob, 'Alice');
+  await sees(bob, `page 39 ${tag}`);
+  check(await bob.page.locator('#message-list li.msg', { hasText: `hello bob ${tag}` }).count() === 0,
+    'the first page holds only the newest messages');
+  await bob.page.click('#older');
+  await sees(bob, `hello bob ${tag}`);
+  const seqs = await bob.page.$$eval('#message-list li.msg', (els) => els.map((e) => Number(e.dataset.seq)));
+  check(seqs.every((x, i) => i === 0 || x === seqs[i - 1] + 1), 'no gap or repeat after paging');
+
   say('alice creates a group with bob and writes into it');
   await alice.page.click('nav.tabs button[data-panel="groups"]');
   await alice.page.fill('#group-name', `team ${tag}`);
   await alice.page.locator('#group-members label', { hasText: 'Bob' }).locator('input').check();
   await alice.page.click('#group-form button[type="submit"]');
-  await alice.page.waitForSelector('#compose:not([hidden])');
-  check((await alice.page.textContent('#chat-title')).includes(`team ${tag}`), 'group chat opened');
+  await alice.page.locator('#chat-title', { hasText: `team ${tag}` }).waitFor();
   await send(alice, `welcome to the group ${tag}`);
   await bob.page.click('#back');
   await openConversation(bob, `team ${tag}`);

@@ -33,6 +33,7 @@ MARIADB = "/usr/bin/mariadb"
 REDIS = "/usr/bin/redis-server"
 RABBIT = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 NGINX = "/usr/sbin/nginx"
+EPMD = "/usr/bin/epmd"
 
 
 class StackError(Exception):
@@ -41,7 +42,7 @@ class StackError(Exception):
 
 def missing_binaries(with_chatd=True):
     """Names of the programs this stack needs that are not installed."""
-    need = [MARIADBD, INSTALL_DB, MARIADB, REDIS, RABBIT, NGINX]
+    need = [MARIADBD, INSTALL_DB, MARIADB, REDIS, RABBIT, EPMD, NGINX]
     if with_chatd:
         need.append(str(BUILD / "chatd"))
     return [p for p in need if not os.access(p, os.X_OK)]
@@ -64,6 +65,9 @@ def wait_port(port, proc, what, timeout=60.0):
 
 def port_free(port):
     with socket.socket() as s:
+        # Servers bind with SO_REUSEADDR; so does this check, or
+        # TIME_WAIT leftovers of a previous run would count as busy.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
             return True
@@ -156,6 +160,9 @@ class Stack:
         if os.environ.get("CHATSTACK_KEEP_STACK"):
             return
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self.dir.exists():
+            time.sleep(0.5)
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def log(self, name, tail=40):
         path = self.dir / f"{name}.log"
@@ -256,6 +263,11 @@ class Stack:
             "RABBITMQ_LOGS": "-",
         }
         (rdir / "enabled_plugins").write_text("[].\n")
+        # Our own epmd, in the foreground: the one RabbitMQ would start
+        # daemonizes and outlives stop().
+        epmd = self.spawn("epmd", [EPMD, "-port", str(self.epmd_port),
+                                   "-address", "127.0.0.1"])
+        wait_port(self.epmd_port, epmd, "epmd")
         proc = self.spawn("rabbitmq", [RABBIT], env=env, cwd=str(rdir))
         self.rabbit_env = env
         wait_port(self.amqp_port, proc, "rabbitmq-server", 120)
@@ -338,7 +350,6 @@ http {{
     uwsgi_temp_path {ndir}/uwsgi;
     scgi_temp_path {ndir}/scgi;
     include /etc/nginx/mime.types;
-    types {{ text/javascript js mjs; }}
     upstream chatd {{
 {upstream}
         keepalive 16;

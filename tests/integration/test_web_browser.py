@@ -3,6 +3,7 @@ friends and chat in real time through nginx in front of chatd, with
 MariaDB, Redis and RabbitMQ started on loopback (ports 25100-25130).
 The browser side is tests/browser/chat.test.mjs (playwright-core)."""
 
+import json
 import os
 import pathlib
 import shutil
@@ -46,7 +47,9 @@ def chat_stack():
     if missing:
         pytest.skip(f"cannot start the chat stack, missing: {', '.join(missing)}")
     npm_ready()
-    s = stack.Stack(BASE_PORT)
+    # chat-bench registers a few users too: more than chatd's default
+    # 10 registrations a minute from one address (nginx's X-Real-IP).
+    s = stack.Stack(BASE_PORT, chatd_overrides={"register_rate": 100})
     try:
         s.start()
     except stack.StackError as e:
@@ -69,3 +72,21 @@ def test_web_two_users_chat_in_real_time(chat_stack, tmp_path):
             print(f"--- {name} log ---\n{chat_stack.log(name)}")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "all steps passed" in r.stdout
+
+
+@pytest.mark.parametrize("mode,args", [
+    ("direct", ["--users", "4", "--rate", "20"]),
+    ("group", ["--users", "6", "--group-size", "3", "--rate", "20"]),
+])
+def test_web_bench_delivers_every_message_through_nginx(chat_stack, mode, args):
+    bench = stack.BUILD / "chat-bench"
+    if not os.access(bench, os.X_OK):
+        pytest.fail(f"{bench} is not built; run make first")
+    r = subprocess.run([str(bench), "--url", chat_stack.url, "--mode", mode,
+                        *args, "--duration", "2", "--drain", "10", "--json"],
+                       capture_output=True, text=True, timeout=120)
+    report = json.loads(r.stdout.strip().splitlines()[-1])
+    assert r.returncode == 0, r.stderr
+    assert report["ok"] and report["lost"] == 0 and report["unacked"] == 0
+    assert report["acks"] > 0
+    assert report["deliveries"] == report["expected_deliveries"]
