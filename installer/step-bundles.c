@@ -183,41 +183,36 @@ step_bundle_install(struct engine *e, struct step *s,
     const struct bundle_keys *keys, const char *dir, const char *name,
     char **cause)
 {
-	struct bundle_read_opts ro;
+	struct bundle_install_opts io;
 	struct bundle_manifest *m = NULL;
 	struct atomic_opts o = ATOMIC_OPTS(0644);
-	char *path, *staging, *state, *marker, *markdir, *stamp = NULL;
+	char *path, *staging, *parent, *state, *marker, *markdir, *stamp = NULL;
 	int rc = -1;
 
-	memset(&ro, 0, sizeof ro);
-	ro.keys = keys;
+	memset(&io, 0, sizeof io);
+	io.read.keys = keys;
 	state = engine_path(e, BUNDLE_STATE_DIR);
-	ro.state_dir = state;
-	ro.progress = step_bundle_progress;
+	io.read.state_dir = state;
+	io.read.progress = step_bundle_progress;
+	io.keep = 1;
 	path = xasprintf("%s/%s", dir, name);
-	staging = xasprintf("%s%s/%s", e->root, BUNDLES_STAGING, name);
+	parent = engine_path(e, BUNDLES_STAGING);
+	staging = xasprintf("%s/%s", parent, name);
+	io.staging = staging;
 	markdir = engine_path(e, BUNDLES_DONE);
 	marker = xasprintf("%s/%s", markdir, name);
 
+	/* A run killed mid-bundle left its staging folder: start afresh. */
 	bundle_remove_staging(staging);
-	if (mkdir_p(markdir, 0700, cause) == -1)
+	if (mkdir_p(markdir, 0700, cause) == -1 ||
+	    mkdir_p(parent, 0700, cause) == -1)
 		goto out;
-	*strrchr(staging, '/') = '\0';
-	if (mkdir_p(staging, 0700, cause) == -1)
+	event_step_progress(s->id, 0, 0, name);
+	if (bundle_install(path, &io, &m, cause) == -1)
 		goto out;
-	staging[strlen(staging)] = '/';
-	if (bundle_extract(path, staging, &ro, &m, cause) == -1)
-		goto out;
-	log_info("verified and extracted %s (%s %s)", name, m->component,
+	log_info("verified and installed %s (%s %s)", name, m->component,
 	    m->version);
-	if (m->npackages > 0) {
-		event_step_progress(s->id, 0, 0, m->component);
-		if (bundle_apt_install(staging, m, NULL, cause) == -1)
-			goto out;
-	}
 	if (step_bundle_keep_files(e, staging, m->component, cause) == -1)
-		goto out;
-	if (bundle_record_installed(m, state, cause) == -1)
 		goto out;
 	if ((stamp = step_bundle_stamp(path)) == NULL ||
 	    atomic_write(marker, stamp, strlen(stamp), &o, NULL, cause) == -1)
@@ -231,6 +226,7 @@ out:
 	free(marker);
 	free(markdir);
 	free(staging);
+	free(parent);
 	free(path);
 	free(state);
 	return rc;
