@@ -98,13 +98,17 @@ step_rel_free(void *arg)
  * web/ (or, in a source tree, build/chatd and chat/web).
  */
 static char *
-step_rel_find(const char *release, const char *const *names)
+step_rel_find(
+    struct engine *e, const char *release, const char *const *names)
 {
 	char *path;
 
 	for (; *names != NULL; names++) {
-		path =
-		    xasprintf("%s/%s", release != NULL ? release : ".", *names);
+		if (**names == '/')
+			path = engine_path(e, *names);
+		else
+			path = xasprintf("%s/%s",
+			    release != NULL ? release : ".", *names);
 		if (access(path, R_OK) == 0)
 			return path;
 		free(path);
@@ -141,8 +145,8 @@ step_chatd_check(struct engine *e, struct step *s, char **cause)
 
 	(void)cause;
 	dest = engine_path(e, CHATSTACK_PREFIX);
-	bin = step_rel_find(r->release, step_chatd_bins);
-	web = step_rel_find(r->release, step_chatd_webs);
+	bin = step_rel_find(e, r->release, step_chatd_bins);
+	web = step_rel_find(e, r->release, step_chatd_webs);
 	path = xasprintf("%s/%s/bin/chatd", dest, e->version);
 	if (bin == NULL || !step_same_tree(bin, path)) {
 		step_change(s, CHANGE_FILE, path + strlen(e->root), NULL);
@@ -179,8 +183,8 @@ step_chatd_apply(struct engine *e, struct step *s, char **cause)
 	char *cp[] = {"cp", "-R", NULL, NULL, NULL};
 	int rc = -1;
 
-	bin = step_rel_find(r->release, step_chatd_bins);
-	web = step_rel_find(r->release, step_chatd_webs);
+	bin = step_rel_find(e, r->release, step_chatd_bins);
+	web = step_rel_find(e, r->release, step_chatd_webs);
 	dir = xasprintf("%s%s/%s", e->root, CHATSTACK_PREFIX, e->version);
 	path = xasprintf("%s/bin/chatd", dir);
 	tmp = xasprintf("%s/web.new", dir);
