@@ -219,9 +219,13 @@ engine_show_changes(struct engine *e, struct step *s)
 static void
 engine_save_journal(struct engine *e)
 {
+	struct stat sb;
 	char *cause = NULL;
 
 	if (e->mode != ENGINE_APPLY)
+		return;
+	/* uninstall --purge removed the state directory: nothing to keep. */
+	if (stat(e->state_dir, &sb) == -1)
 		return;
 	if (journal_save(e, &cause) == -1) {
 		log_warn("%s", cause);
