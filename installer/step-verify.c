@@ -22,6 +22,9 @@
 #include "wsclient.h"
 #include "xmalloc.h"
 
+/* The longest Retry-After the check honours, in seconds. */
+#define E2E_MAX_WAIT 65
+
 struct e2e {
 	char *host;
 	int port;
@@ -54,7 +57,9 @@ e2e_call(struct e2e *x, const char *method, const char *path, const char *token,
 	json_error_t jerr;
 	char *url, *auth = NULL, *text = NULL, err[CURL_ERROR_SIZE] = "";
 	json_t *j = NULL;
+	curl_off_t retry = 0;
 	long status = 0;
+	int tries;
 	CURL *c;
 
 	c = curl_easy_init();
@@ -79,12 +84,24 @@ e2e_call(struct e2e *x, const char *method, const char *path, const char *token,
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
 	if (strcmp(method, "GET") == 0)
 		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-	if (curl_easy_perform(c) != CURLE_OK) {
-		*cause =
-		    xasprintf("%s %s through nginx: %s", method, path, err);
-		goto out;
+	for (tries = 0;; tries++) {
+		buf_wipe(&out);
+		if (curl_easy_perform(c) != CURLE_OK) {
+			*cause = xasprintf(
+			    "%s %s through nginx: %s", method, path, err);
+			goto out;
+		}
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry);
+		/* chatd limits registrations per address: wait, bounded. */
+		if (status != 429 || tries == 2 || retry > E2E_MAX_WAIT)
+			break;
+		if (retry <= 0)
+			retry = 5;
+		log_info("chatd asks the check to wait %ld s (rate limit)",
+		    (long)retry);
+		sleep((unsigned)retry);
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	if (status != want) {
 		*cause = xasprintf("%s %s through nginx answered %ld, not %ld",
 		    method, path, status, want);

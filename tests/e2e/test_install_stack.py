@@ -67,7 +67,7 @@ def test_install_backends_are_locked_down(stack):
     assert "test" not in r.stdout.split()
     r = stack.run("rabbitmqctl", "-q", "list_users")
     assert "guest" not in r.stdout.split()
-    r = stack.run("sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/6379; "
+    r = stack.run("bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/6379; "
                   "printf 'PING\\r\\n' >&3; head -c 7 <&3")
     assert r.stdout.startswith("-NOAUTH"), r.stdout
     r = stack.run("stat", "-c", "%a", "/var/lib/rabbitmq/.erlang.cookie")
