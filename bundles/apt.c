@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "bundle.h"
 #include "fileio.h"
 #include "log.h"
@@ -32,17 +33,40 @@ static char *apt_env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
     "DEBIAN_FRONTEND=noninteractive", "DEBCONF_NONINTERACTIVE_SEEN=true",
     "APT_LISTCHANGES_FRONTEND=none", NULL};
 
+/* Returns apt's last "E: " line (allocated), or NULL. */
+static char *
+apt_error_line(const struct buf *out)
+{
+	const char *p, *line, *last = NULL;
+	size_t len = 0;
+
+	if (out->data == NULL)
+		return NULL;
+	for (line = out->data; *line != '\0'; line = p + (*p == '\n')) {
+		p = line + strcspn(line, "\n");
+		if (strncmp(line, "E: ", 3) == 0) {
+			last = line + 3;
+			len = p - last;
+		}
+	}
+	return last != NULL ? xstrndup(last, len) : NULL;
+}
+
 /* Runs apt-get with the options that pin it to the bundle's repository. */
 static int
-apt_run(const char *work, const char *const *args, int timeout_ms, char **cause)
+apt_run(const char *work, const char *component, const char *const *args,
+    int timeout_ms, char **cause)
 {
 	struct spawn sp = {0};
-	char **argv, *desc;
+	char **argv, *desc, *err, *esc;
+	const char *action = "update";
 	size_t n = 0, i;
 	int rc = -1;
 
-	for (i = 0; args[i] != NULL; i++)
-		;
+	for (i = 0; args[i] != NULL; i++) {
+		if (strcmp(args[i], "install") == 0)
+			action = "install";
+	}
 	argv = xcalloc(i + 16, sizeof *argv);
 	argv[n++] = xstrdup("apt-get");
 	argv[n++] = xstrdup("-q");
@@ -56,6 +80,8 @@ apt_run(const char *work, const char *const *args, int timeout_ms, char **cause)
 	argv[n++] = xstrdup("-oAPT::Sandbox::User=root");
 	argv[n++] = xstrdup("-oAcquire::http::Proxy=false");
 	argv[n++] = xstrdup("-oDpkg::Use-Pty=false");
+	/* Wait for a running unattended-upgrades rather than fail. */
+	argv[n++] = xstrdup("-oDPkg::Lock::Timeout=300");
 	for (i = 0; args[i] != NULL; i++)
 		argv[n++] = xstrdup(args[i]);
 	sp.argv = argv;
@@ -66,9 +92,19 @@ apt_run(const char *work, const char *const *args, int timeout_ms, char **cause)
 	if (spawn_run(&sp, cause) != 0)
 		goto out;
 	if (sp.status != 0 || sp.timed_out) {
-		desc = spawn_describe(&sp);
-		*cause = xasprintf("%s", desc);
-		free(desc);
+		if ((err = apt_error_line(&sp.out)) != NULL) {
+			esc = str_escape(err);
+			*cause = xasprintf("apt-get %s from the bundle of '%s' "
+					   "%s: %s",
+			    action, component,
+			    sp.timed_out ? "timed out" : "failed", esc);
+			free(esc);
+			free(err);
+		} else {
+			desc = spawn_describe(&sp);
+			*cause = xasprintf("%s", desc);
+			free(desc);
+		}
 		goto out;
 	}
 	rc = 0;
@@ -160,12 +196,12 @@ bundle_apt_install(const char *staging, const struct bundle_manifest *m,
 		goto out;
 	}
 
-	if (apt_run(work, update, timeout, cause) != 0)
+	if (apt_run(work, m->component, update, timeout, cause) != 0)
 		goto out;
 	if ((opts == NULL || !opts->keep_policy) &&
 	    apt_policy_on(&made, cause) != 0)
 		goto out;
-	if (apt_run(work, args, timeout, cause) != 0)
+	if (apt_run(work, m->component, args, timeout, cause) != 0)
 		goto out;
 	log_info("installed the packages of '%s' %s from its bundle",
 	    m->component, m->version);

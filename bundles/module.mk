@@ -15,7 +15,8 @@ $(SIGNING_KEY): | $(BUILD)/chatstack
 	@mkdir -p $(@D)
 	$(BUILD)/chatstack bundle keygen $@
 
-bundles: $(BUILD)/chatstack $(SIGNING_KEY)
+# "all" first, so that the chatd bundle carries a freshly built chatd.
+bundles: all $(SIGNING_KEY)
 	scripts/build-bundle --chatstack $(BUILD)/chatstack \
 	    --key $(SIGNING_KEY) --out $(BUNDLE_OUT) \
 	    $(addprefix bundles/recipes/,$(BUNDLES))

@@ -38,10 +38,22 @@ struct bundle_reader {
 	EVP_MD_CTX *md;
 };
 
+/* An entry name fit for a message: escaped, and long ones shortened. */
 static char *
 read_quote(const char *s)
 {
-	return str_escape(s != NULL ? s : "(no name)");
+	char *cut, *q;
+
+	if (s == NULL)
+		return xstrdup("(no name)");
+	if (strlen(s) <= 160)
+		return str_escape(s);
+	cut = xstrndup(s, 160);
+	q = str_escape(cut);
+	free(cut);
+	cut = xasprintf("%s...", q);
+	free(q);
+	return cut;
 }
 
 /* Makes a refusal naming the entry: "'repo/x.deb': <reason>". */

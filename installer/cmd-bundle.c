@@ -4,6 +4,7 @@
  * only reads options and prints.
  */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,26 @@ static const struct option bundle_read_longopts[] = {
 	"one\n"                                                                \
 	"  --state-dir DIR     installed versions (" BUNDLE_STATE_DIR ")\n"
 
+/* Like cmd_usage_error, with the full command path in the message. */
+static int bundle_usage(const struct cmd_entry *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+bundle_usage(const struct cmd_entry *e, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "chatstack bundle %s: %s\n", e->name, msg);
+	fprintf(
+	    stderr, "Run 'chatstack bundle %s --help' for usage.\n", e->name);
+	free(msg);
+	return EXIT_USAGE;
+}
+
 static void
 bundle_print_error(const struct cmd_entry *e, char *cause)
 {
@@ -75,8 +96,9 @@ bundle_cli_parse(
 	c->ro.keys = c->keys;
 	c->default_keys = 1;
 	optind = 1;
+	opterr = 0;
 	while ((ch = getopt_long(
-		    argc, argv, "+", bundle_read_longopts, NULL)) != -1) {
+		    argc, argv, "+:", bundle_read_longopts, NULL)) != -1) {
 		switch (ch) {
 		case OPT_KEY:
 			if (bundle_keys_add_file(c->keys, optarg, &cause) !=
@@ -100,10 +122,19 @@ bundle_cli_parse(
 		case OPT_STAGING:
 			c->staging = optarg;
 			break;
+		case ':':
+			bundle_usage(
+			    e, "option '%s' needs a value", argv[optind - 1]);
+			return -1;
 		default:
-			cmd_usage_error(e, "unknown option");
+			bundle_usage(
+			    e, "unknown option '%s'", argv[optind - 1]);
 			return -1;
 		}
+	}
+	if ((c->keep || c->staging != NULL) && e != &cmd_bundle_install_entry) {
+		bundle_usage(e, "--keep and --staging are for 'install' only");
+		return -1;
 	}
 	if (c->default_keys && bundle_keys_add_default(c->keys, &cause) != 0) {
 		bundle_print_error(e, cause);
@@ -134,7 +165,7 @@ cmd_bundle_keygen_exec(int argc, char **argv)
 	char *cause = NULL;
 
 	if (argc != 2)
-		return cmd_usage_error(&cmd_bundle_keygen_entry,
+		return bundle_usage(&cmd_bundle_keygen_entry,
 		    "takes one argument: the private key file to write");
 	if (bundle_keygen(argv[1], &cause) != 0) {
 		bundle_print_error(&cmd_bundle_keygen_entry, cause);
@@ -160,7 +191,7 @@ cmd_bundle_verify_exec(int argc, char **argv)
 	}
 	if (i == argc) {
 		bundle_cli_free(&c);
-		return cmd_usage_error(
+		return bundle_usage(
 		    &cmd_bundle_verify_entry, "no bundle given");
 	}
 	for (; i < argc; i++) {
@@ -193,8 +224,7 @@ cmd_bundle_list_exec(int argc, char **argv)
 	}
 	if (i != argc - 1) {
 		bundle_cli_free(&c);
-		return cmd_usage_error(
-		    &cmd_bundle_list_entry, "takes one bundle");
+		return bundle_usage(&cmd_bundle_list_entry, "takes one bundle");
 	}
 	c.ro.state_dir = "";
 	if (bundle_read_manifest(argv[i], &c.ro, &m, &cause) != 0) {
@@ -230,7 +260,7 @@ cmd_bundle_extract_exec(int argc, char **argv)
 	}
 	if (i != argc - 2) {
 		bundle_cli_free(&c);
-		return cmd_usage_error(&cmd_bundle_extract_entry,
+		return bundle_usage(&cmd_bundle_extract_entry,
 		    "takes a bundle and a new folder to extract into");
 	}
 	if (bundle_extract(argv[i], argv[i + 1], &c.ro, &m, &cause) != 0) {
@@ -263,7 +293,7 @@ cmd_bundle_install_exec(int argc, char **argv)
 	}
 	if (i != argc - 1) {
 		bundle_cli_free(&c);
-		return cmd_usage_error(
+		return bundle_usage(
 		    &cmd_bundle_install_entry, "takes one bundle");
 	}
 	io.read = c.ro;
@@ -296,7 +326,8 @@ cmd_bundle_create_exec(int argc, char **argv)
 	int ch, rc = EXIT_FAILURE;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'k':
 			bc.keypath = optarg;
@@ -321,20 +352,24 @@ cmd_bundle_create_exec(int argc, char **argv)
 		case 'b':
 			bc.built = (time_t)strtoll(optarg, &end, 10);
 			if (*end != '\0' || bc.built <= 0) {
-				rc = cmd_usage_error(&cmd_bundle_create_entry,
+				rc = bundle_usage(&cmd_bundle_create_entry,
 				    "--built takes seconds since 1970");
 				goto out;
 			}
 			break;
+		case ':':
+			rc = bundle_usage(&cmd_bundle_create_entry,
+			    "option '%s' needs a value", argv[optind - 1]);
+			goto out;
 		default:
-			rc = cmd_usage_error(
-			    &cmd_bundle_create_entry, "unknown option");
+			rc = bundle_usage(&cmd_bundle_create_entry,
+			    "unknown option '%s'", argv[optind - 1]);
 			goto out;
 		}
 	}
 	if (bc.keypath == NULL || bc.component == NULL || bc.version == NULL ||
 	    optind != argc - 2) {
-		rc = cmd_usage_error(&cmd_bundle_create_entry,
+		rc = bundle_usage(&cmd_bundle_create_entry,
 		    "needs --key, --component, --version, a folder and "
 		    "an output file");
 		goto out;

@@ -86,6 +86,7 @@ struct host_listener {
 	uint8_t addr[16]; /* network order; IPv4 in the first 4 bytes */
 	int port;
 	uint64_t inode;
+	int v6only; /* IPV6_V6ONLY: 1, 0, or -1 when unknown (/proc) */
 };
 int host_listeners(
     const struct host *, struct host_listener **, size_t *n, char **cause);

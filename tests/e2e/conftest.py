@@ -40,6 +40,9 @@ def target_unavailable():
     return None
 
 
+_pruned = False
+
+
 class Target:
     """One Debian 12 system under systemd-nspawn."""
 
@@ -100,6 +103,11 @@ def target_factory(request):
     why = target_unavailable()
     if why:
         pytest.skip(why)
+    global _pruned
+    if not _pruned:
+        # Targets that a killed run left behind (hours old) go first.
+        subprocess.run([str(TARGET), "prune", "180"], capture_output=True)
+        _pruned = True
     made = []
 
     def make(boot=True, offline=False):

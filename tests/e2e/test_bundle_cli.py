@@ -79,3 +79,25 @@ def test_bundle_untrusted_or_tampered_is_refused_naming_why(signed,
     assert r.returncode == 1
     assert "'repo/demo.deb'" in r.stderr
     assert "SHA-256 does not match" in r.stderr
+
+
+def test_bundle_usage_errors_exit_2_and_name_the_command():
+    r = cs("bundle", "verify")
+    assert r.returncode == 2
+    assert "chatstack bundle verify: no bundle given" in r.stderr
+    r = cs("bundle", "verify", "--key")
+    assert r.returncode == 2
+    assert "option '--key' needs a value" in r.stderr
+    r = cs("bundle", "extract", "--keep", "a", "b")
+    assert r.returncode == 2
+    assert "for 'install' only" in r.stderr
+    r = cs("bundle", "frobnicate")
+    assert r.returncode == 2
+
+
+def test_bundle_extract_refuses_existing_folder(signed, tmp_path):
+    key, bundle = signed
+    r = cs("bundle", "extract", "--no-default-keys", "--key", f"{key}.pub",
+           "--state-dir", "", str(bundle), str(tmp_path))
+    assert r.returncode == 1
+    assert "it must be new" in r.stderr

@@ -1,7 +1,9 @@
 """Installing a component from its bundle on a fresh Debian 12 target
 that cannot reach any package archive: apt uses the bundle only."""
 
-from bundle_helpers import redis_bundle, release_tarball
+import pathlib
+
+from bundle_helpers import TOP, built_bundles, redis_bundle, release_tarball
 
 OPT = "/opt/chatstack-test"
 CHATSTACK = f"{OPT}/bin/chatstack"
@@ -48,3 +50,25 @@ def test_bundle_redis_installs_with_archive_unreachable(
               f"{OPT}/bundles/redis.tar.zst")
     assert r.returncode == 1
     assert "--allow-downgrade" in r.stderr
+
+
+def test_bundle_every_recipe_installs_offline_on_minimal_debian(
+        target_factory, tmp_path):
+    """Each recipe's closure is complete: installing every bundle, one
+    after the other, on a target without any archive succeeds and starts
+    no service."""
+    names = sorted(p.name for p in (TOP / "bundles" / "recipes").iterdir())
+    bundles = built_bundles(names)
+    t = target_factory(offline=True)
+    for name in names:
+        t.copy(pathlib.Path(bundles) / f"{name}.tar.zst", f"/root/{name}.tar.zst")
+    t.copy(release_tarball(tmp_path), "/root/release.tar.gz")
+    t.run("tar", "-C", "/opt", "-xzf", "/root/release.tar.gz", check=True)
+    for name in names:
+        r = t.run(CHATSTACK, "bundle", "install", "--key",
+                  f"{OPT}/share/trusted-keys/release.pub",
+                  f"/root/{name}.tar.zst", timeout=1200)
+        assert r.returncode == 0, f"{name}: {r.stdout}{r.stderr}"
+    for unit in ("mariadb", "redis-server", "rabbitmq-server", "nginx"):
+        r = t.run("systemctl", "is-active", unit)
+        assert r.stdout.strip() != "active", unit

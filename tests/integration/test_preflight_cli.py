@@ -314,3 +314,25 @@ kill $!
     assert c["message"] == \
         "looking up 'chat.example.test' took longer than 3000 ms"
     assert "/etc/resolv.conf" in c["remedy"]
+
+
+@pytest.mark.parametrize("v6only,status", [(1, "pass"), (0, "error")])
+def test_preflight_ipv6_wildcard_collides_only_when_dual_stack(
+        chatstack, tmp_path, v6only, status):
+    """[::]:PORT with IPV6_V6ONLY leaves 127.0.0.1:PORT free; without it,
+    it holds IPv4 too."""
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
+        s.bind(("::", BASE + 1))  # MariaDB's port in answers()
+        s.listen()
+        doc = preflight_json(chatstack, "--answers", answers(tmp_path),
+                             "--offline")
+    finally:
+        s.close()
+    c = check(doc, "ports.free")
+    assert c["status"] == status, c
+    if status == "error":
+        assert c["message"].startswith(f"{BASE + 1}/tcp is held by python3")

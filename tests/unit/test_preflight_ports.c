@@ -214,12 +214,18 @@ test_preflight_ports_free_sees_ipv6_and_mapped_listeners(void **state)
 static void
 test_preflight_ports_free_accepts_chatstacks_own_services(void **state)
 {
+	char *msg;
+
 	(void)state;
 	fx_listen4(ANY4, 443, 4242);
 	fx_process(812, "nginx", 4242);
 	fx_write("/var/lib/chatstack/owned/nginx", "");
 	assert_int_equal(
-	    fx_check(fx_answers(), -1, "ports.free", NULL), PREFLIGHT_PASS);
+	    fx_check(fx_answers(), -1, "ports.free", &msg), PREFLIGHT_PASS);
+	assert_string_equal(msg,
+	    "every port is free or held by the service "
+	    "chatstack installed for it (1)");
+	free(msg);
 	/* Owned, but the holder is not nginx: still a conflict. */
 	fx_process(812, "python3", 4242);
 	assert_int_equal(
