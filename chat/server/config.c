@@ -73,7 +73,7 @@ config_defaults(struct config *c)
 	c->listen_address = xstrdup("127.0.0.1");
 	c->listen_port = 8081;
 	c->instance_id = xstrdup("1");
-	c->workers = 4;
+	c->workers = 8;
 	c->log_level = xstrdup("info");
 	c->db_host = xstrdup("127.0.0.1");
 	c->db_port = 3306;

@@ -516,6 +516,34 @@ proto_frame_free(struct frame *f)
 }
 
 int
+proto_parse_remote(const char *data, size_t len, int64_t *uids, size_t max,
+    const char **frame, size_t *flen)
+{
+	const char *nl = memchr(data, '\n', len), *p, *start;
+	size_t n = 0;
+	int64_t id;
+
+	if (nl == NULL || nl == data)
+		return -1;
+	for (p = data; p < nl;) {
+		start = p;
+		while (p < nl && *p != ',')
+			p++;
+		if ((id = proto_parse_id(start, (size_t)(p - start))) < 0)
+			return -1;
+		if (n < max)
+			uids[n++] = id;
+		if (p < nl)
+			p++;
+		if (p == nl && p[-1] == ',')
+			return -1;
+	}
+	*frame = nl + 1;
+	*flen = len - (size_t)(nl + 1 - data);
+	return (int)n;
+}
+
+int
 bucket_take(struct bucket *b, double rate, double burst, uint64_t now_ms,
     uint64_t *retry_ms)
 {

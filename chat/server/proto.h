@@ -125,6 +125,14 @@ int64_t proto_parse_id(const char *, size_t);
 int proto_query_arg(
     const char *query, const char *name, char *out, size_t outsz);
 
+/*
+ * A delivery between instances: "uid,uid,...\n" then the frame. Returns
+ * the number of ids stored in uids (at most max), with *frame and *flen
+ * set to the frame; -1 when the header is malformed.
+ */
+int proto_parse_remote(const char *, size_t, int64_t *uids, size_t max,
+    const char **frame, size_t *flen);
+
 /* Token bucket: rate per second, burst; now in milliseconds. */
 struct bucket {
 	double tokens;

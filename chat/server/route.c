@@ -397,7 +397,6 @@ deliver_local(int64_t uid, const char *text, size_t len, struct client *skip)
 struct batch {
 	char *text;
 	size_t len;
-	size_t pending;
 	struct binst {
 		char *instance;
 		struct buf ids;
@@ -448,90 +447,142 @@ batch_finish(struct batch *b)
 	free(b);
 }
 
+/* One Redis round trip for all the users of a delivery. */
+static const char where_script[] =
+    "local r = {} for i = 1, #KEYS do "
+    "r[i] = redis.call('HGETALL', KEYS[i]) end return r";
+
 struct lookup {
 	struct batch *b;
-	int64_t uid;
+	int64_t *uids;
+	size_t n;
 };
 
 static void
 where_cb(redisAsyncContext *ac, void *r, void *priv)
 {
 	struct lookup *l = priv;
-	redisReply *reply = r;
-	size_t i;
+	redisReply *reply = r, *h;
+	size_t i, j;
 
 	(void)ac;
 	if (reply != NULL && reply->type == REDIS_REPLY_ARRAY) {
-		for (i = 0; i + 1 < reply->elements; i += 2) {
-			if (strcmp(reply->element[i]->str, cfg.instance_id) ==
-				0 ||
-			    atoll(reply->element[i + 1]->str) <= 0)
+		for (i = 0; i < reply->elements && i < l->n; i++) {
+			h = reply->element[i];
+			if (h->type != REDIS_REPLY_ARRAY)
 				continue;
-			batch_add(l->b, reply->element[i]->str, l->uid);
+			for (j = 0; j + 1 < h->elements; j += 2) {
+				if (h->element[j]->type != REDIS_REPLY_STRING ||
+				    h->element[j + 1]->type !=
+					REDIS_REPLY_STRING ||
+				    strcmp(h->element[j]->str,
+					cfg.instance_id) == 0 ||
+				    atoll(h->element[j + 1]->str) <= 0)
+					continue;
+				batch_add(l->b, h->element[j]->str, l->uids[i]);
+			}
 		}
 	}
-	if (--l->b->pending == 0)
-		batch_finish(l->b);
+	batch_finish(l->b);
+	free(l->uids);
 	free(l);
+}
+
+/* Publishes text to the other instances holding any of uids. */
+static void
+remote_deliver(const char *text, size_t len, const int64_t *uids, size_t n)
+{
+	struct lookup *l;
+	const char **argv;
+	size_t *argvlen, i, argc;
+	char **keys, nkeys[24];
+
+	if (rac == NULL || !rac_ready || n == 0)
+		return;
+	l = xcalloc(1, sizeof *l);
+	l->b = xcalloc(1, sizeof *l->b);
+	l->b->text = xmalloc(len + 1);
+	memcpy(l->b->text, text, len);
+	l->b->text[len] = '\0';
+	l->b->len = len;
+	l->uids = xcalloc(n, sizeof *l->uids);
+	memcpy(l->uids, uids, n * sizeof *l->uids);
+	l->n = n;
+
+	argc = 3 + n;
+	argv = xcalloc(argc, sizeof *argv);
+	argvlen = xcalloc(argc, sizeof *argvlen);
+	keys = xcalloc(n, sizeof *keys);
+	snprintf(nkeys, sizeof nkeys, "%zu", n);
+	argv[0] = "EVAL";
+	argv[1] = where_script;
+	argv[2] = nkeys;
+	for (i = 0; i < n; i++) {
+		keys[i] = xasprintf("chatd:where:%lld", (long long)uids[i]);
+		argv[3 + i] = keys[i];
+	}
+	for (i = 0; i < argc; i++)
+		argvlen[i] = strlen(argv[i]);
+	if (redisAsyncCommandArgv(rac, where_cb, l, (int)argc, argv, argvlen) !=
+	    REDIS_OK) {
+		batch_finish(l->b);
+		free(l->uids);
+		free(l);
+	}
+	for (i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
+	free(argv);
+	free(argvlen);
 }
 
 void
 route_deliver(struct delivery *d, struct client *requester)
 {
 	struct client *skip = d->skip_requester ? requester : NULL;
-	struct batch *b;
-	struct lookup *l;
 	size_t i;
 
 	for (i = 0; i < d->nuids; i++)
 		deliver_local(d->uids[i], d->text, d->len, skip);
-	if (rac == NULL || !rac_ready)
-		return;
-	b = xcalloc(1, sizeof *b);
-	b->text = xstrdup(d->text);
-	b->len = d->len;
-	b->pending = d->nuids;
-	for (i = 0; i < d->nuids; i++) {
-		l = xmalloc(sizeof *l);
-		l->b = b;
-		l->uid = d->uids[i];
-		if (redisAsyncCommand(rac, where_cb, l,
-			"HGETALL chatd:where:%lld",
-			(long long)d->uids[i]) != REDIS_OK) {
-			free(l);
-			if (--b->pending == 0)
-				batch_finish(b);
-		}
-	}
+	remote_deliver(d->text, d->len, d->uids, d->nuids);
 }
+
+static void logout_local(const char *);
 
 /* A delivery from another instance: "uid,uid,...\n" then the frame. */
 void
 route_remote_in(const char *data, size_t len)
 {
-	const char *nl = memchr(data, '\n', len), *p;
-	char *end;
-	long long uid;
+	int64_t *uids;
+	const char *frame, *nl = memchr(data, '\n', len);
+	size_t flen, max = 1, k;
+	char hash[65];
+	int n, i;
 
-	if (nl == NULL)
+	for (k = 0; nl != NULL && data + k < nl; k++)
+		max += data[k] == ',';
+	uids = xcalloc(max, sizeof *uids);
+	n = proto_parse_remote(data, len, uids, max, &frame, &flen);
+	if (n < 0) {
+		free(uids);
+		log_warn("rabbitmq: dropped a malformed delivery");
 		return;
-	metrics.remote_in++;
-	for (p = data; p < nl;) {
-		uid = strtoll(p, &end, 10);
-		if (end == p)
-			break;
-		if (uid > 0)
-			deliver_local(
-			    uid, nl + 1, len - (size_t)(nl + 1 - data), NULL);
-		p = end;
-		if (p < nl && *p == ',')
-			p++;
 	}
+	metrics.remote_in++;
+	/* Frames are JSON objects; '!' starts an instruction instead. */
+	if (flen == 8 + 64 && memcmp(frame, "!logout:", 8) == 0) {
+		memcpy(hash, frame + 8, 64);
+		hash[64] = '\0';
+		logout_local(hash);
+	} else {
+		for (i = 0; i < n; i++)
+			deliver_local(uids[i], frame, flen, NULL);
+	}
+	free(uids);
 }
 
-/* XXX only this instance's sockets: others stay until they reconnect. */
-void
-route_logout(const char *hash)
+static void
+logout_local(const char *hash)
 {
 	struct uentry *e;
 	struct client *c;
@@ -546,4 +597,15 @@ route_logout(const char *hash)
 			}
 		}
 	}
+}
+
+/* Closes the sockets of a session that logged out, on every instance. */
+void
+route_logout(const char *hash, int64_t uid)
+{
+	char text[8 + 64 + 1];
+
+	logout_local(hash);
+	snprintf(text, sizeof text, "!logout:%s", hash);
+	remote_deliver(text, strlen(text), &uid, 1);
 }

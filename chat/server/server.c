@@ -326,7 +326,7 @@ http_done(struct op *op)
 		http_json(c, op->status, json_incref(op->out));
 	}
 	if (op->id == OP_LOGOUT && op->ecode == NULL)
-		route_logout(op->token_hash);
+		route_logout(op->token_hash, op->uid);
 	op_finish(op);
 }
 

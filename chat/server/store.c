@@ -1438,9 +1438,13 @@ op_history(struct db *db, struct op *op)
 static const char SQL_MSG_BY_CLIENT[] =
     "SELECT id, conversation_id, seq, sender_id, client_msg_id, body, "
     "created_at FROM messages WHERE sender_id = ? AND client_msg_id = ?";
+/* Members, the kind, and for each member whether they are the sender's
+ * friend (what a direct conversation needs), in one round trip. */
 static const char SQL_SEND_MEMBERS[] =
-    "SELECT m.user_id, c.kind, c.direct_key FROM conv_members m "
-    "JOIN conversations c ON c.id = m.conversation_id "
+    "SELECT m.user_id, c.kind, c.direct_key, f.friend_id IS NOT NULL "
+    "FROM conv_members m JOIN conversations c ON c.id = m.conversation_id "
+    "LEFT JOIN friendships f ON c.kind = 1 AND f.user_id = ? "
+    "AND f.friend_id = m.user_id "
     "WHERE m.conversation_id = ?";
 /* LAST_INSERT_ID(expr) hands the new sequence back without a SELECT. */
 static const char SQL_SEQ_NEXT[] =
@@ -1482,12 +1486,11 @@ op_send(struct db *db, struct op *op)
 {
 	int64_t cid = op->from_ws ? op->frame.conversation_id : op->ids[0];
 	int64_t kind = 0, peer = 0, seq, mid, now = (int64_t)now_ms();
-	struct idlist l = { NULL, 0 };
-	int member = 0;
+	struct idlist l = {NULL, 0};
+	int member = 0, friend = 0;
 	const char *s;
 	char *cause = NULL;
 	json_t *m;
-	int r;
 
 	if (!op->from_ws) {
 		if (need_body(op) != 0)
@@ -1527,7 +1530,7 @@ op_send(struct db *db, struct op *op)
 	l.n = 0;
 	if (db_begin(db) != 0)
 		goto dberr;
-	if (db_query(db, SQL_SEND_MEMBERS, "i", cid) != 0)
+	if (db_query(db, SQL_SEND_MEMBERS, "ii", op->uid, cid) != 0)
 		goto rollback;
 	while (db_next(db) == 1) {
 		l.v = xreallocarray(l.v, l.n + 1, sizeof *l.v);
@@ -1535,8 +1538,11 @@ op_send(struct db *db, struct op *op)
 		if (db_int(db, 0) == op->uid)
 			member = 1;
 		kind = db_int(db, 1);
-		if (kind == KIND_DIRECT)
+		if (kind == KIND_DIRECT) {
 			peer = direct_peer(db_str(db, 2), op->uid);
+			if (db_int(db, 0) == peer)
+				friend = db_int(db, 3) != 0;
+		}
 	}
 	db_done(db);
 	if (!member) {
@@ -1546,14 +1552,11 @@ op_send(struct db *db, struct op *op)
 		    (long long)cid);
 		return;
 	}
-	if (kind == KIND_DIRECT && (r = is_friend(db, op->uid, peer)) != 1) {
+	if (kind == KIND_DIRECT && !friend) {
 		db_rollback(db);
 		free(l.v);
-		if (r < 0)
-			op_dberror(op, db);
-		else
-			op_error(op, 403, "forbidden",
-			    "user %lld is no longer a friend", (long long)peer);
+		op_error(op, 403, "forbidden",
+		    "user %lld is no longer a friend", (long long)peer);
 		return;
 	}
 	if (db_query(db, SQL_SEQ_NEXT, "ii", now, cid) != 0 ||

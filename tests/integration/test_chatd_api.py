@@ -361,3 +361,34 @@ def test_chatd_rest_send_is_idempotent_on_client_msg_id(chatd):
                              {"client_msg_id": "big", "body": "x" * 5000},
                              ta)
     assert status == 413 and error_code(body) == "too_large"
+
+
+def test_chatd_garbage_on_every_route_gets_an_error_not_a_crash(chatd):
+    _, token = register(chatd)
+    paths = ["/register", "/login", "/me", "/users?q=abc",
+             "/users/1", "/friends/requests", "/friends/requests/1/accept",
+             "/friends/requests/1/reject", "/friends", "/friends/1",
+             "/groups", "/groups/1", "/groups/1/members",
+             "/groups/1/members/2", "/conversations",
+             "/conversations/direct", "/conversations/1/messages",
+             "/conversations/1/read"]
+    bodies = [b"", b"null", b"[]", b"{", b'{"name":[],"user_id":{}}',
+              b'{"user_id":-1,"seq":"x","member_ids":[0,"a",null]}',
+              b'{"client_msg_id":1,"body":null}', b"\xff\xfe",
+              b'{"member_ids":' + b"[1," * 100 + b"1" + b"]" * 100 + b"}"]
+    for path in paths:
+        for method in ("GET", "POST", "DELETE"):
+            for raw in bodies:
+                status, reply = chatd.api(method, path, token=token,
+                                          raw=raw or None)
+                assert status < 500, (method, path, raw, reply)
+    assert chatd.request("GET", "/healthz")[0] == 200
+    # The socket side too.
+    w = chatd.ws(token)
+    for raw in [b for b in bodies if b != b"\xff\xfe"] + [
+            b'{"type":"send"}', b'{"type":"sync","limit":0}',
+                         b'{"type":"read","conversation_id":1}']:
+        w.send_text(raw)
+        f = w.recv_json()
+        assert f["type"] == "error", (raw, f)
+    w.close()

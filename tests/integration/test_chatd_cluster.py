@@ -159,6 +159,23 @@ def test_chatd_cluster_offline_user_catches_up_on_another_instance(
     wb.close()
 
 
+def test_chatd_cluster_logout_closes_sockets_on_other_instances(
+        pair_of_instances):
+    two, three = pair_of_instances
+    user, token = register(two)
+    status, body = two.api("POST", "/login", {
+        "username": user["username"], "password": "correct horse"})
+    other_token = body["token"]
+    w = three.ws(token)
+    keep = three.ws(other_token)
+    assert two.api("POST", "/logout", token=token)[0] == 200
+    assert w.expect_close() == 4001
+    # The same user's other session stays.
+    keep.send_json({"type": "ping"})
+    assert keep.recv_json()["type"] == "pong"
+    keep.close()
+
+
 def test_chatd_cluster_sigterm_closes_sockets_and_exits_cleanly():
     svc = chatd_env.services()
     four = Chatd(svc, 4, 20084).start()

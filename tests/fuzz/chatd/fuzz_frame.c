@@ -1,6 +1,6 @@
 /*
  * libFuzzer harness for what chatd parses from the network: WebSocket
- * frames, REST paths and query strings.
+ * frames, REST paths, query strings and deliveries between instances.
  */
 
 #include <stddef.h>
@@ -17,13 +17,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct frame f;
 	struct route_match m;
-	const char *code;
+	int64_t ids[8];
+	size_t flen;
+	const char *code, *frame;
 	char *cause = NULL, *text, out[64];
 
 	if (proto_parse_frame((const char *)data, size, &f, &code, &cause) != 0)
 		free(cause);
 	proto_frame_free(&f);
 
+	proto_parse_remote((const char *)data, size, ids, 8, &frame, &flen);
 	proto_route(HTTP_GET, (const char *)data, size, &m);
 	proto_route(HTTP_DELETE, (const char *)data, size, &m);
 

@@ -258,6 +258,32 @@ test_chatd_bucket_limits_and_refills(void **state)
 	assert_int_equal(bucket_take(&b, 2, 3, 1500, &retry), -1);
 }
 
+static void
+test_chatd_remote_delivery_header_parses(void **state)
+{
+	int64_t ids[4];
+	const char *frame;
+	size_t flen;
+	static const char *bad[] = {"", "\n{}", "1,\n{}", ",1\n{}", "1,,2\n{}",
+	    "x\n{}", "0\n{}", "1 2\n{}", "12", NULL};
+	int i;
+
+	(void)state;
+	assert_int_equal(
+	    proto_parse_remote("7,8,9\n{\"a\":1}", 13, ids, 4, &frame, &flen),
+	    3);
+	assert_int_equal(ids[0], 7);
+	assert_int_equal(ids[2], 9);
+	assert_int_equal(flen, 7);
+	assert_memory_equal(frame, "{\"a\":1}", 7);
+	assert_int_equal(
+	    proto_parse_remote("1,2,3,4,5\nx", 11, ids, 4, &frame, &flen), 4);
+	for (i = 0; bad[i] != NULL; i++)
+		assert_int_equal(proto_parse_remote(bad[i], strlen(bad[i]), ids,
+				     4, &frame, &flen),
+		    -1);
+}
+
 int
 main(void)
 {
@@ -273,6 +299,7 @@ main(void)
 	    cmocka_unit_test(test_chatd_query_args_decode),
 	    cmocka_unit_test(test_chatd_token_shape),
 	    cmocka_unit_test(test_chatd_bucket_limits_and_refills),
+	    cmocka_unit_test(test_chatd_remote_delivery_header_parses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
