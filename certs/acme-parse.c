@@ -256,6 +256,24 @@ acme_problem_sentence(
 	return buf_detach(&b, NULL);
 }
 
+/*
+ * The statuses of RFC 8555 section 7.1.6; anything else is refused, so
+ * that a status can be shown without escaping.
+ */
+static int
+acme_status_known(const char *s)
+{
+	static const char *const known[] = {"pending", "ready", "processing",
+	    "valid", "invalid", "deactivated", "expired", "revoked"};
+	size_t i;
+
+	for (i = 0; s != NULL && i < sizeof known / sizeof known[0]; i++) {
+		if (strcmp(s, known[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 int
 acme_directory_parse(
     const char *body, size_t len, struct acme_directory *d, char **cause)
@@ -322,10 +340,10 @@ acme_order_parse(
 		}
 	}
 	json_decref(root);
-	if (o->status == NULL || o->finalize == NULL) {
+	if (!acme_status_known(o->status) || o->finalize == NULL) {
 		acme_order_free(o);
-		*cause = xstrdup("the CA sent an order without status or "
-				 "finalize URL");
+		*cause = xstrdup("the CA sent an order without a known status "
+				 "or a finalize URL");
 		return -1;
 	}
 	return 0;
@@ -383,10 +401,12 @@ acme_authz_parse(
 		break;
 	}
 	json_decref(root);
-	if (a->status == NULL || a->identifier == NULL) {
+	if (!acme_status_known(a->status) || a->identifier == NULL ||
+	    (a->challenge_status != NULL &&
+		!acme_status_known(a->challenge_status))) {
 		acme_authz_free(a);
-		*cause = xstrdup("the CA sent an authorization without status "
-				 "or identifier");
+		*cause = xstrdup("the CA sent an authorization without a known "
+				 "status or an identifier");
 		return -1;
 	}
 	if (strcmp(a->status, "pending") == 0 &&

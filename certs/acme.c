@@ -584,6 +584,78 @@ acme_publish(struct acme *a, struct acme_challenges *c, char **cause)
 	return 0;
 }
 
+static size_t
+acme_small_body_cb(char *data, size_t size, size_t n, void *arg)
+{
+	struct buf *b = arg;
+
+	if (b->len + size * n > 4096)
+		return 0;
+	buf_add(b, data, size * n);
+	return size * n;
+}
+
+/*
+ * Before the CA is asked, the webroot's answers are fetched from this
+ * host's own challenge port: a failed validation counts against the CA's
+ * limits, and "nginx is not running" is a better sentence than the CA's.
+ */
+static int
+acme_self_check(struct acme *a, struct acme_challenges *c, char **cause)
+{
+	const struct acme_params *p = a->params;
+	struct curl_slist *hdrs = NULL;
+	struct buf body = BUF_INIT;
+	char errbuf[CURL_ERROR_SIZE], *url, *host;
+	CURL *h;
+	CURLcode rc;
+	long status = 0;
+	int port, ok;
+
+	if (p->webroot == NULL || c->n == 0)
+		return 0;
+	port = p->challenge_port > 0 ? p->challenge_port : 80;
+	url = xasprintf("http://127.0.0.1:%d/" ACME_CHALLENGE_DIR "/%s", port,
+	    c->tokens[0]);
+	host = xasprintf("Host: %s", c->names[0]);
+	hdrs = curl_slist_append(hdrs, host);
+	h = curl_easy_init();
+	errbuf[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, acme_small_body_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+	rc = curl_easy_perform(h);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	ok = rc == CURLE_OK && status == 200 &&
+	    body.len == strlen(c->answers[0]) &&
+	    memcmp(body.data, c->answers[0], body.len) == 0;
+	if (!ok && rc != CURLE_OK)
+		*cause = xasprintf("nothing serves the challenge on port %d of "
+				   "this host (%s); start nginx, or renew "
+				   "with --responder while nginx is stopped",
+		    port, errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+	else if (!ok)
+		*cause =
+		    xasprintf("port %d of this host does not serve the "
+			      "challenge file from '%s' (HTTP status %ld); "
+			      "check that nginx serves that directory at "
+			      "/" ACME_CHALLENGE_DIR "/",
+			port, p->webroot, status);
+	curl_easy_cleanup(h);
+	curl_slist_free_all(hdrs);
+	buf_free(&body);
+	free(host);
+	free(url);
+	return ok ? 0 : -1;
+}
+
 /* Tells the CA to validate each challenge, then waits for the verdicts. */
 static int
 acme_validate(struct acme *a, struct acme_challenges *c, char **cause)
@@ -747,6 +819,7 @@ acme_issue(struct signer *s, const struct acme_params *p, struct buf *chain,
 	if (strcmp(o.status, "pending") == 0) {
 		if (acme_collect(&a, &o, &c, cause) == -1 ||
 		    acme_publish(&a, &c, cause) == -1 ||
+		    acme_self_check(&a, &c, cause) == -1 ||
 		    acme_validate(&a, &c, cause) == -1)
 			goto out;
 		acme_challenges_free(&c);

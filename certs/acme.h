@@ -82,6 +82,11 @@ struct acme_authz {
 	struct acme_problem error; /* the challenge's, if any */
 };
 
+/*
+ * Orders and authorizations come back only with a status of RFC 8555
+ * (pending, ready, processing, valid, invalid, ...), and for an
+ * authorization a pending one only with a base64url token.
+ */
 int acme_directory_parse(
     const char *, size_t, struct acme_directory *, char **cause);
 void acme_directory_free(struct acme_directory *);

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "certs.h"
 #include "fileio.h"
@@ -51,6 +52,14 @@ certs_status(const char *dir, char **cause)
 	if (dir == NULL)
 		dir = CERTS_TLS_DIR;
 	path = xasprintf("%s/%s", dir, CERTS_FULLCHAIN);
+	if (access(path, F_OK) == -1) {
+		*cause =
+		    xasprintf("there is no certificate at '%s' yet; run "
+			      "chatstack install or chatstack certs ensure",
+			path);
+		free(path);
+		return NULL;
+	}
 	certs = pki_certs_load(path, cause);
 	free(path);
 	if (certs == NULL)

@@ -37,6 +37,7 @@ struct answers;
 #define CERTS_ACCOUNT_KEY "account.key"
 #define CERTS_STATE "certs.json"
 #define CERTS_RENEWAL "renewal.json"
+#define CERTS_RELOAD_PENDING ".reload-pending" /* nginx has the old one */
 /* A provided certificate this close to expiry draws a warning. */
 #define CERTS_WARN_DAYS 14
 
@@ -82,11 +83,13 @@ int certs_check(
 int certs_ensure(const struct answers *, const struct certs_opts *,
     struct certs_result *, char **cause);
 /*
- * Renews the certificate described by the TLS directory's certs.json when
- * a third of its lifetime is left (or opts->force); records the attempt
- * in renewal.json. Old files stay on failure.
+ * Renews the certificate when a third of its lifetime is left (or
+ * opts->force, or when it no longer fits the answers), as the answers say,
+ * or when answers is NULL as the TLS directory's certs.json says; records
+ * the attempt in renewal.json. Old files stay on failure.
  */
-int certs_renew(const struct certs_opts *, struct certs_result *, char **cause);
+int certs_renew(const struct answers *, const struct certs_opts *,
+    struct certs_result *, char **cause);
 /*
  * What `certs status` shows: mode, subject, issuer, names, validity,
  * renewal state, CA fingerprint. Caller decrefs.

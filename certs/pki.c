@@ -19,6 +19,10 @@
 #include "pki.h"
 #include "xmalloc.h"
 
+/* What a DNS name in a certificate may hold (with '*' for wildcards). */
+#define PKI_HOST_CHARS                                                         \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-*"
+
 /* Private keys and certificates are small; anything larger is not one. */
 #define PKI_FILE_MAX (1024 * 1024)
 
@@ -375,10 +379,8 @@ pki_general_names(char *const *names, size_t n, char **cause)
 			GENERAL_NAME_set0_value(g, GEN_IPADD, ip);
 		} else {
 			if (names[i][0] == '\0' ||
-			    strspn(names[i],
-				"abcdefghijklmnopqrstuvwxyz"
-				"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				"0123456789.-*") != strlen(names[i])) {
+			    strspn(names[i], PKI_HOST_CHARS) !=
+				strlen(names[i])) {
 				GENERAL_NAME_free(g);
 				GENERAL_NAMES_free(gens);
 				*cause = xasprintf(
@@ -553,7 +555,7 @@ pki_info_get(X509 *x, struct pki_info *info)
 	const unsigned char *data;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
-	char addr[INET6_ADDRSTRLEN];
+	char addr[INET6_ADDRSTRLEN], *name, *safe;
 	struct buf fp;
 	int j, len;
 
@@ -570,8 +572,20 @@ pki_info_get(X509 *x, struct pki_info *info)
 		if (g->type == GEN_DNS) {
 			data = ASN1_STRING_get0_data(g->d.dNSName);
 			len = ASN1_STRING_length(g->d.dNSName);
-			pki_info_add_name(
-			    info, xstrndup((const char *)data, (size_t)len));
+			name = xstrndup((const char *)data, (size_t)len);
+			/* Names are shown: anything but a host name is escaped. */
+			if (strlen(name) != (size_t)len ||
+			    strspn(name, PKI_HOST_CHARS) != strlen(name)) {
+				free(name);
+				safe = xmalloc((size_t)len + 1);
+				memcpy(safe, data, (size_t)len);
+				safe[len] = '\0';
+				buf_init(&fp);
+				buf_add_escaped(&fp, safe, (size_t)len);
+				free(safe);
+				name = buf_detach(&fp, NULL);
+			}
+			pki_info_add_name(info, name);
 		} else if (g->type == GEN_IPADD) {
 			data = ASN1_STRING_get0_data(g->d.iPAddress);
 			len = ASN1_STRING_length(g->d.iPAddress);

@@ -1,6 +1,5 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <netinet/in.h>
@@ -11,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,6 +21,7 @@
 #define RESPONDER_PREFIX "/.well-known/acme-challenge/"
 #define RESPONDER_REQUEST_MAX 8192
 #define RESPONDER_READ_TIMEOUT 5 /* seconds a client may take */
+#define RESPONDER_CONNS 32 /* clients served at once */
 
 struct responder {
 	pid_t pid;
@@ -88,7 +89,7 @@ responder_reply(int fd, int code, const char *text)
 	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
 	    code, code == 200 ? "OK" : "Not Found", strlen(text), text);
 	while (off < b.len) {
-		n = write(fd, b.data + off, b.len - off);
+		n = send(fd, b.data + off, b.len - off, MSG_NOSIGNAL);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -98,25 +99,14 @@ responder_reply(int fd, int code, const char *text)
 	buf_free(&b);
 }
 
+/* Answers one complete (or cut off) request held in req. */
 static void
-responder_serve(int fd, char *const *tokens, char *const *answers, size_t n)
+responder_answer(
+    int fd, char *req, char *const *tokens, char *const *answers, size_t n)
 {
-	char req[RESPONDER_REQUEST_MAX + 1], *path, *end;
-	size_t len = 0, i;
-	ssize_t got;
+	char *path, *end;
+	size_t i;
 
-	while (len < RESPONDER_REQUEST_MAX) {
-		got = read(fd, req + len, RESPONDER_REQUEST_MAX - len);
-		if (got == -1 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		len += (size_t)got;
-		req[len] = '\0';
-		if (strstr(req, "\r\n\r\n") != NULL)
-			break;
-	}
-	req[len] = '\0';
 	if (strncmp(req, "GET ", 4) != 0) {
 		responder_reply(fd, 404, "");
 		return;
@@ -139,11 +129,57 @@ responder_serve(int fd, char *const *tokens, char *const *answers, size_t n)
 	responder_reply(fd, 404, "");
 }
 
+/* A connection being read; fd -1 when the slot is free. */
+struct responder_conn {
+	int fd;
+	size_t len;
+	time_t deadline;
+	char req[RESPONDER_REQUEST_MAX + 1];
+};
+
+static void
+responder_close(struct responder_conn *c)
+{
+	close(c->fd);
+	c->fd = -1;
+	c->len = 0;
+}
+
+/* Reads what c's client sent; answers and closes once it is complete. */
+static void
+responder_read(struct responder_conn *c, char *const *tokens,
+    char *const *answers, size_t n)
+{
+	ssize_t got;
+
+	got = read(c->fd, c->req + c->len, RESPONDER_REQUEST_MAX - c->len);
+	if (got == -1 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (got > 0) {
+		c->len += (size_t)got;
+		c->req[c->len] = '\0';
+		if (strstr(c->req, "\r\n\r\n") == NULL &&
+		    c->len < RESPONDER_REQUEST_MAX)
+			return;
+	}
+	c->req[c->len] = '\0';
+	responder_answer(c->fd, c->req, tokens, answers, n);
+	responder_close(c);
+}
+
+/*
+ * Serves up to RESPONDER_CONNS clients at once (a CA validates from
+ * several places), each given RESPONDER_READ_TIMEOUT seconds to ask.
+ * XXX a flood of idle connections can still crowd the CA out for a while.
+ */
 static __attribute__((noreturn)) void
 responder_child(int lfd, char *const *tokens, char *const *answers, size_t n)
 {
-	struct timeval tv = {RESPONDER_READ_TIMEOUT, 0};
-	int fd;
+	static struct responder_conn conns[RESPONDER_CONNS];
+	struct pollfd pfd[RESPONDER_CONNS + 1];
+	int slot[RESPONDER_CONNS + 1];
+	time_t now;
+	int fd, i, np, free_slot;
 
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	signal(SIGTERM, SIG_DFL);
@@ -151,17 +187,47 @@ responder_child(int lfd, char *const *tokens, char *const *answers, size_t n)
 	if (lfd > 3)
 		close_range(3, (unsigned)lfd - 1, 0);
 	close_range((unsigned)lfd + 1, ~0U, 0);
+	for (i = 0; i < RESPONDER_CONNS; i++)
+		conns[i].fd = -1;
 	for (;;) {
-		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd == -1) {
-			if (errno == EINTR || errno == ECONNABORTED)
+		np = 0;
+		free_slot = -1;
+		for (i = 0; i < RESPONDER_CONNS; i++) {
+			if (conns[i].fd == -1) {
+				free_slot = i;
 				continue;
-			_exit(1);
+			}
+			pfd[np].fd = conns[i].fd;
+			pfd[np].events = POLLIN;
+			slot[np++] = i;
 		}
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-		responder_serve(fd, tokens, answers, n);
-		close(fd);
+		if (free_slot != -1) {
+			pfd[np].fd = lfd;
+			pfd[np].events = POLLIN;
+			slot[np++] = -1;
+		}
+		if (poll(pfd, (nfds_t)np, 1000) == -1 && errno != EINTR)
+			_exit(1);
+		now = time(NULL);
+		for (i = 0; i < np; i++) {
+			if (slot[i] == -1 ||
+			    (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) ==
+				0)
+				continue;
+			responder_read(&conns[slot[i]], tokens, answers, n);
+		}
+		for (i = 0; i < RESPONDER_CONNS; i++) {
+			if (conns[i].fd != -1 && now > conns[i].deadline)
+				responder_close(&conns[i]);
+		}
+		if (free_slot == -1 || (pfd[np - 1].revents & POLLIN) == 0)
+			continue;
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd == -1)
+			continue;
+		conns[free_slot].fd = fd;
+		conns[free_slot].len = 0;
+		conns[free_slot].deadline = now + RESPONDER_READ_TIMEOUT;
 	}
 }
 

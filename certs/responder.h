@@ -2,7 +2,8 @@
  * The built-in http-01 responder: before nginx exists, a small HTTP
  * server on the challenge port answers GET
  * /.well-known/acme-challenge/TOKEN with the key authorization, and 404
- * for anything else. It runs in a child process until stopped.
+ * for anything else. It runs in a child process until stopped, serving
+ * several clients at once, each given a few seconds to ask.
  */
 #ifndef RESPONDER_H
 #define RESPONDER_H

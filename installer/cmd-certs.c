@@ -2,11 +2,13 @@
  * chatstack certs status | renew | ensure: the TLS certificate outside
  * an install (certs/certs.h, docs/tls.md).
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../certs/certs.h"
 #include "answers.h"
@@ -264,16 +266,35 @@ cmd_certs_print_result(const struct certs_result *r)
 		    "local CA fingerprint (SHA-256): %s\n", r->ca_fingerprint);
 }
 
+/* Loads an answer file, printing every problem in it. */
+static struct answers *
+cmd_certs_load_answers(const char *path)
+{
+	struct answers_errors errs;
+	struct answers *a;
+	char *line;
+	size_t i;
+
+	memset(&errs, 0, sizeof errs);
+	if ((a = answers_load(path, &errs)) != NULL)
+		return a;
+	for (i = 0; i < errs.n; i++) {
+		line = answers_error_string(&errs.list[i]);
+		fprintf(stderr, "%s\n", line);
+		free(line);
+	}
+	answers_errors_free(&errs);
+	return NULL;
+}
+
 static int
 cmd_certs_ensure_exec(int argc, char **argv)
 {
 	struct cmd_certs_args args;
 	struct certs_result r;
-	struct answers_errors errs;
 	struct answers *loaded = NULL;
 	const struct answers *a;
-	char *cause = NULL, *line;
-	size_t i;
+	char *cause = NULL;
 	int rc;
 
 	if ((rc = cmd_certs_parse(&cmd_certs_ensure_entry, argc, argv,
@@ -285,16 +306,8 @@ cmd_certs_ensure_exec(int argc, char **argv)
 		return rc;
 	a = &args.a;
 	if (args.answers != NULL) {
-		memset(&errs, 0, sizeof errs);
-		if ((loaded = answers_load(args.answers, &errs)) == NULL) {
-			for (i = 0; i < errs.n; i++) {
-				line = answers_error_string(&errs.list[i]);
-				fprintf(stderr, "%s\n", line);
-				free(line);
-			}
-			answers_errors_free(&errs);
+		if ((loaded = cmd_certs_load_answers(args.answers)) == NULL)
 			return EXIT_FAILURE;
-		}
 		a = loaded;
 	} else if (!args.mode_set || args.a.hostname == NULL)
 		return cmd_certs_usage(&cmd_certs_ensure_entry,
@@ -347,35 +360,71 @@ cmd_certs_reload_nginx(char **cause)
 	return 0;
 }
 
+/*
+ * Reloads nginx when the certificate changed, or when an earlier reload
+ * for a changed certificate failed: a marker in the TLS directory remembers
+ * that until a reload succeeds.
+ */
+static int
+cmd_certs_reload(const char *dir, int changed, char **cause)
+{
+	char *marker;
+	int fd, rc = 0;
+
+	marker = xasprintf(
+	    "%s/%s", dir != NULL ? dir : CERTS_TLS_DIR, CERTS_RELOAD_PENDING);
+	if (changed) {
+		fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd != -1)
+			close(fd);
+	}
+	if (access(marker, F_OK) == 0) {
+		if ((rc = cmd_certs_reload_nginx(cause)) == 0)
+			unlink(marker);
+	}
+	free(marker);
+	return rc;
+}
+
 static int
 cmd_certs_renew_exec(int argc, char **argv)
 {
 	struct cmd_certs_args args;
 	struct certs_result r;
+	struct answers *a = NULL;
 	char *cause = NULL;
 	int rc;
 
 	if ((rc = cmd_certs_parse(&cmd_certs_renew_entry, argc, argv,
-		 "tls-dir webroot responder challenge-port challenge-address "
-		 "address force reload",
+		 "tls-dir answers webroot responder challenge-port "
+		 "challenge-address address force reload",
 		 &args)) != 0)
 		return rc;
+	if (args.answers != NULL &&
+	    (a = cmd_certs_load_answers(args.answers)) == NULL)
+		return EXIT_FAILURE;
 	event_step_started("tls.renew", "Renew the TLS certificate", 1, 1);
-	if (certs_renew(&args.opts, &r, &cause) == -1) {
+	rc = EXIT_FAILURE;
+	if (certs_renew(a, &args.opts, &r, &cause) == -1) {
 		event_step_failed("tls.renew", cause);
-		free(cause);
-		return EXIT_FAILURE;
+		goto out;
 	}
-	if (r.changed && args.reload && cmd_certs_reload_nginx(&cause) == -1) {
+	if (args.reload &&
+	    cmd_certs_reload(args.opts.tls_dir, r.changed, &cause) == -1) {
 		event_step_failed("tls.renew", cause);
-		free(cause);
 		certs_result_free(&r);
-		return EXIT_FAILURE;
+		goto out;
 	}
 	event_step_finished("tls.renew", r.changed, r.message);
 	cmd_certs_print_result(&r);
 	certs_result_free(&r);
-	return EXIT_SUCCESS;
+	rc = EXIT_SUCCESS;
+
+out:
+	free(cause);
+	if (a != NULL)
+		answers_free(a);
+	return rc;
 }
 
 static void
@@ -425,23 +474,54 @@ cmd_certs_print_status(json_t *st)
 	if ((s = json_string_value(json_object_get(st, "ca_fingerprint"))) !=
 	    NULL)
 		printf("local CA:       SHA-256 %s\n", s);
+	if (json_is_true(json_object_get(st, "fits_answers")))
+		printf(
+		    "answers:        the certificate is what they ask for\n");
+	else if ((s = json_string_value(
+		      json_object_get(st, "answers_reason"))) != NULL)
+		printf("answers:        differ: %s\n", s);
+}
+
+/* Adds whether the certificate is what the answers ask for. */
+static void
+cmd_certs_status_answers(
+    json_t *st, const struct answers *a, const struct certs_opts *o)
+{
+	char *reason = NULL;
+	int fits;
+
+	fits = certs_check(a, o, &reason);
+	json_object_set_new(st, "fits_answers", json_boolean(fits == 1));
+	if (fits != 1)
+		json_object_set_new(st, "answers_reason",
+		    json_string(reason != NULL ? reason : "unknown"));
+	free(reason);
 }
 
 static int
 cmd_certs_status_exec(int argc, char **argv)
 {
 	struct cmd_certs_args args;
+	struct answers *a = NULL;
 	json_t *st;
 	char *cause = NULL, *text;
 	int rc;
 
 	if ((rc = cmd_certs_parse(&cmd_certs_status_entry, argc, argv,
-		 "tls-dir json", &args)) != 0)
+		 "tls-dir answers json", &args)) != 0)
 		return rc;
 	if ((st = certs_status(args.opts.tls_dir, &cause)) == NULL) {
 		fprintf(stderr, "chatstack certs status: %s\n", cause);
 		free(cause);
 		return EXIT_FAILURE;
+	}
+	if (args.answers != NULL) {
+		if ((a = cmd_certs_load_answers(args.answers)) == NULL) {
+			json_decref(st);
+			return EXIT_FAILURE;
+		}
+		cmd_certs_status_answers(st, a, &args.opts);
+		answers_free(a);
 	}
 	if (args.json) {
 		text = json_dumps(st, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -455,29 +535,34 @@ cmd_certs_status_exec(int argc, char **argv)
 
 static const struct cmd_entry cmd_certs_status_entry = {
     .name = "status",
-    .args = "[--tls-dir DIR] [--json]",
+    .args = "[--tls-dir DIR] [--answers FILE] [--json]",
     .summary = "Show issuer, names, expiry and renewal state.",
     .help = "options:\n"
-	    "  --tls-dir DIR   the TLS directory (" CERTS_TLS_DIR ")\n"
-	    "  --json          one JSON object instead of text\n",
+	    "  --tls-dir DIR    the TLS directory (" CERTS_TLS_DIR ")\n"
+	    "  --answers FILE   also say whether the certificate is what "
+	    "they ask for\n"
+	    "  --json           one JSON object instead of text\n",
     .exec = cmd_certs_status_exec,
 };
 
 static const struct cmd_entry cmd_certs_renew_entry = {
     .name = "renew",
-    .args = "[--tls-dir DIR] [--force] [--reload] [--webroot DIR | "
-	    "--responder]",
+    .args = "[--tls-dir DIR] [--answers FILE] [--force] [--reload] "
+	    "[--webroot DIR | --responder]",
     .summary = "Renew the certificate when a third of its lifetime is "
 	       "left.",
     .help = "Renews as the TLS directory's certs.json says the "
-	    "certificate was made.\nA failed renewal keeps the old "
+	    "certificate was made,\nor as the answers say (then also when "
+	    "they ask for other names).\nA failed renewal keeps the old "
 	    "certificate and exits 1; the finished\nevent says whether the "
 	    "certificate changed (reload nginx only then).\n\n"
 	    "options:\n"
 	    "  --tls-dir DIR            the TLS directory (" CERTS_TLS_DIR ")\n"
+	    "  --answers FILE           the settings of this answer file\n"
 	    "  --force                  renew even when not due\n"
 	    "  --reload                 reload nginx when the certificate "
-	    "changed\n"
+	    "changed (or an\n"
+	    "                           earlier reload for it failed)\n"
 	    "  --webroot DIR            answer http-01 from files nginx "
 	    "serves\n"
 	    "  --responder              answer with the built-in responder\n"

@@ -301,19 +301,57 @@ def test_certs_wrong_eab_key_is_refused_clearly(chatstack, pebble, tmp_path):
 
 def test_certs_unreachable_challenge_names_port_80(chatstack, pebble,
                                                    tmp_path):
-    # Challenges go to a webroot that nothing serves: the responder is down.
+    # The responder listens where the CA's validator does not connect.
     tls = tmp_path / "tls"
-    r = run(chatstack, "certs", "ensure", "--mode", "letsencrypt",
-            "--hostname", "down.example.com",
-            "--directory", pebble["directory"], "--ca-file", pebble["ca"],
-            "--webroot", tmp_path / "webroot", "--tls-dir", tls)
+    r = ensure(chatstack, pebble, tls, "--challenge-port", "21085",
+               hostname="down.example.com")
     assert r.returncode == 1
     assert "could not connect to 'down.example.com' on port 80" in r.stdout
     assert "check that port 80 of this host is reachable" in r.stdout
     assert not (tls / "fullchain.pem").exists()
+
+
+def test_certs_webroot_nothing_serves_is_caught_before_the_ca(
+        chatstack, pebble, tmp_path):
+    tls = tmp_path / "tls"
+    r = run(chatstack, "certs", "ensure", "--mode", "letsencrypt",
+            "--hostname", "down.example.com",
+            "--directory", pebble["directory"], "--ca-file", pebble["ca"],
+            "--webroot", tmp_path / "webroot",
+            "--challenge-port", CHALLENGE_PORT, "--tls-dir", tls)
+    assert r.returncode == 1
+    assert f"nothing serves the challenge on port {CHALLENGE_PORT}" \
+        in r.stdout
+    assert "start nginx" in r.stdout
+    assert not (tls / "fullchain.pem").exists()
     # The challenge files are cleaned up.
     assert list((tmp_path / "webroot" / ".well-known" /
                  "acme-challenge").iterdir()) == []
+
+
+def test_certs_issuance_through_a_webroot(chatstack, pebble, tmp_path):
+    # A plain HTTP server stands in for nginx, serving the webroot.
+    webroot = tmp_path / "webroot"
+    webroot.mkdir()
+    log = tmp_path / "http.log"
+    srv = subprocess.Popen(
+        ["/usr/bin/python3", "-m", "http.server", str(CHALLENGE_PORT),
+         "--bind", "127.0.0.1", "--directory", str(webroot)],
+        stdout=log.open("w"), stderr=subprocess.STDOUT)
+    try:
+        wait_port(CHALLENGE_PORT, srv, log)
+        tls = tmp_path / "tls"
+        r = run(chatstack, "certs", "ensure", "--mode", "letsencrypt",
+                "--hostname", "web.example.com",
+                "--directory", pebble["directory"],
+                "--ca-file", pebble["ca"], "--webroot", webroot,
+                "--challenge-port", CHALLENGE_PORT, "--tls-dir", tls)
+    finally:
+        srv.terminate()
+        srv.wait(10)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert san(leaf(tls)) == ["web.example.com"]
+    assert list((webroot / ".well-known" / "acme-challenge").iterdir()) == []
 
 
 def test_certs_challenge_port_in_use_is_named(chatstack, pebble, tmp_path):
@@ -381,7 +419,7 @@ def test_certs_failed_renewal_keeps_old_files(chatstack, pebble, tmp_path):
     r = run(chatstack, "certs", "renew", "--tls-dir", tls,
             "--webroot", tmp_path / "webroot")
     assert r.returncode == 1
-    assert "port 80" in r.stdout
+    assert "nothing serves the challenge" in r.stdout
     assert "renewal failed, the old certificate stays" in r.stderr
     for n, data in old.items():
         assert (tls / n).read_bytes() == data

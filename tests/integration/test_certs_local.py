@@ -316,3 +316,60 @@ def test_certs_second_run_at_once_is_refused(chatstack, tmp_path):
     assert r.returncode == 1
     assert "another chatstack run is changing the certificates" in r.stdout
     assert not (tls / "fullchain.pem").exists()
+
+
+def test_certs_status_and_renew_follow_the_answers(chatstack, tmp_path):
+    tls = tmp_path / "tls"
+    answers = write_answers(tmp_path, "  mode: selfsigned\n")
+    assert run(chatstack, "certs", "ensure", "--answers", answers,
+               "--tls-dir", tls, "--address", "192.0.2.10").returncode == 0
+    st = run(chatstack, "certs", "status", "--answers", answers,
+             "--tls-dir", tls)
+    # The answers' certificate would carry this host's addresses, not
+    # 192.0.2.10 alone, unless the host has just that one.
+    assert st.returncode == 0
+    assert "answers:        " in st.stdout
+
+    more = write_answers(tmp_path, "  mode: selfsigned\n"
+                         "  extra_names: [www.example.com]\n")
+    st = run(chatstack, "certs", "status", "--answers", more,
+             "--tls-dir", tls, "--json")
+    import json
+    j = json.loads(st.stdout)
+    assert j["fits_answers"] is False
+    assert "names differ" in j["answers_reason"]
+
+    r = run(chatstack, "certs", "renew", "--answers", more,
+            "--tls-dir", tls, "--address", "192.0.2.10")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "changed:" in r.stdout
+    cert = x509.load_pem_x509_certificate((tls / "fullchain.pem")
+                                          .read_bytes())
+    sans = cert.extensions.get_extension_for_class(
+        x509.SubjectAlternativeName).value
+    assert sorted(sans.get_values_for_type(x509.DNSName)) == \
+        [HOST, "www.example.com"]
+    j = json.loads((tls / "renewal.json").read_text())
+    assert j["ok"] is True and j["changed"] is True
+
+
+def test_certs_failed_nginx_reload_is_retried_next_time(chatstack, tmp_path):
+    if os.path.isdir("/run/systemd/system"):
+        pytest.skip("systemd runs here: the test would reload the real "
+                    "nginx")
+    tls = tmp_path / "tls"
+    assert selfsigned(chatstack, tls, "--address", "192.0.2.10") \
+        .returncode == 0
+    # systemctl cannot reload anything on a host without systemd.
+    r = run(chatstack, "certs", "renew", "--force", "--reload",
+            "--tls-dir", tls)
+    assert r.returncode == 1
+    assert "the certificate changed but nginx did not reload" in r.stdout
+    assert (tls / ".reload-pending").exists()
+    # Not due and unchanged, but nginx still has the old certificate.
+    r = run(chatstack, "certs", "renew", "--reload", "--tls-dir", tls)
+    assert r.returncode == 1
+    assert "nginx did not reload" in r.stdout
+    # Without --reload nothing is attempted.
+    r = run(chatstack, "certs", "renew", "--tls-dir", tls)
+    assert r.returncode == 0

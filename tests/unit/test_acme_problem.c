@@ -256,6 +256,8 @@ test_order_parse_reads_authorizations_and_error(void **state)
 	    "\"authorizations\":[\"https://ca/z/1\",\"https://ca/z/2\",3],"
 	    "\"error\":{\"type\":\"urn:ietf:params:acme:error:"
 	    "unauthorized\",\"detail\":\"no\"}}";
+	static const char weird[] =
+	    "{\"status\":\"val\\nid\",\"finalize\":\"https://ca/f\"}";
 	struct acme_order o;
 	char *cause = NULL;
 
@@ -269,6 +271,11 @@ test_order_parse_reads_authorizations_and_error(void **state)
 	acme_order_free(&o);
 	assert_int_equal(
 	    acme_order_parse("{\"status\":\"valid\"}", 18, &o, &cause), -1);
+	free(cause);
+	cause = NULL;
+	assert_int_equal(
+	    acme_order_parse(weird, strlen(weird), &o, &cause), -1);
+	assert_non_null(strstr(cause, "known status"));
 	free(cause);
 }
 

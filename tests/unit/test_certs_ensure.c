@@ -180,7 +180,7 @@ test_certs_engine_renew_without_state_says_what_to_run(void **state)
 	(void)state;
 	memset(&o, 0, sizeof o);
 	o.tls_dir = dir;
-	assert_int_equal(certs_renew(&o, &r, &why), -1);
+	assert_int_equal(certs_renew(NULL, &o, &r, &why), -1);
 	assert_non_null(strstr(why, "no certificate to renew"));
 	free(why);
 }

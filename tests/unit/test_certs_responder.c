@@ -80,6 +80,39 @@ test_responder_answers_its_tokens_only(void **state)
 }
 
 static void
+test_responder_slow_client_does_not_block_others(void **state)
+{
+	char *tokens[] = {"tok1"};
+	char *answers[] = {"tok1.thumb"};
+	struct sockaddr_in sin;
+	struct responder *r;
+	char *cause = NULL, *reply;
+	int slow, tries;
+
+	(void)state;
+	r = responder_start("127.0.0.1", PORT, tokens, answers, 1, &cause);
+	assert_non_null(r);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(PORT);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	slow = socket(AF_INET, SOCK_STREAM, 0);
+	for (tries = 0;
+	     connect(slow, (struct sockaddr *)&sin, sizeof sin) == -1;
+	     tries++) {
+		assert_true(tries < 50);
+		usleep(20000);
+	}
+	/* Half a request, then nothing: the next client is still answered. */
+	assert_int_equal(write(slow, "GET /", 5), 5);
+	reply = ask("GET /.well-known/acme-challenge/tok1 HTTP/1.1\r\n\r\n");
+	assert_non_null(strstr(reply, "\r\n\r\ntok1.thumb"));
+	free(reply);
+	close(slow);
+	responder_stop(r);
+}
+
+static void
 test_responder_names_a_port_in_use(void **state)
 {
 	char *tokens[] = {"tok1"};
@@ -102,6 +135,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_responder_answers_its_tokens_only),
+	    cmocka_unit_test(test_responder_slow_client_does_not_block_others),
 	    cmocka_unit_test(test_responder_names_a_port_in_use),
 	};
 
