@@ -206,10 +206,19 @@ async function main() {
   await openConversation(bob, `team ${tag}`);
   await sees(bob, `welcome to the group ${tag}`);
 
+  say('bob sees the members and leaves the group');
+  await bob.page.click('#members-btn');
+  await bob.page.locator('#member-list li', { hasText: 'owner' }).filter({ hasText: 'Alice' }).waitFor();
+  await bob.page.locator('#member-list li', { hasText: 'Bob' }).waitFor();
+  bob.page.once('dialog', (d) => d.accept());
+  await bob.page.click('#leave-group');
+  await bob.page.locator('#conv-list li.conv', { hasText: `team ${tag}` }).waitFor({ state: 'detached' });
+  await alice.page.click('#members-btn');
+  await alice.page.locator('#chat-sub', { hasText: /^1 member$/ }).waitFor();
+
   if (process.env.SCREENSHOTS) {
     await alice.page.screenshot({ path: join(artifacts, 'alice-group.png') });
     await bob.page.screenshot({ path: join(artifacts, 'bob-group.png') });
-    await bob.page.click('#back');
     await bob.page.screenshot({ path: join(artifacts, 'bob-list.png') });
   }
 

@@ -65,6 +65,9 @@ export const api = {
   rejectRequest: (id) => call('POST', `/friends/requests/${enc(id)}/reject`, {}),
   groups: () => call('GET', '/groups'),
   createGroup: (name, memberIds) => call('POST', '/groups', { name, member_ids: memberIds }),
+  group: (id) => call('GET', `/groups/${enc(id)}`),
+  addMember: (gid, userId) => call('POST', `/groups/${enc(gid)}/members`, { user_id: userId }),
+  removeMember: (gid, userId) => call('DELETE', `/groups/${enc(gid)}/members/${enc(userId)}`),
   conversations: () => call('GET', '/conversations'),
   history: (convId, beforeSeq, limit) => {
     let q = `?limit=${limit || 50}`;

@@ -132,10 +132,16 @@ async function refreshAll() {
     store.setFriends(list(f, 'friends'));
     store.setRequests(rq);
     store.setConversations(list(cv, 'conversations'));
+    if (store.current != null && !store.conv(store.current)) {
+      // Removed from that group: its conversation is gone.
+      store.current = null;
+      $('app').classList.remove('chat-open');
+    }
   } catch (e) {
     showError('side-error', e);
   }
   renderAll();
+  if (!$('members-panel').hidden) loadMembers();
 }
 
 function list(data, key) {
@@ -221,6 +227,8 @@ function renderChat() {
   const c = store.conv(store.current);
   $('compose').hidden = !c;
   $('older').hidden = !c || !c.has_more;
+  $('members-btn').hidden = !c || c.type !== 'group';
+  if (!c || c.type !== 'group') showMembers(false);
   if (!c) {
     $('chat-title').textContent = 'Pick a conversation';
     $('chat-sub').textContent = '';
@@ -230,7 +238,7 @@ function renderChat() {
   $('chat-title').textContent = store.title(c);
   $('chat-sub').textContent = c.type === 'direct'
     ? (store.isOnline(c.peer_id) ? 'online' : '')
-    : (c.member_count ? `${c.member_count} members` : 'group');
+    : (c.member_count ? members(c.member_count) : 'group');
   const box = $('messages');
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
   $('message-list').replaceChildren(...c.messages.map((m) => renderMessage(c, m)));
@@ -255,6 +263,7 @@ function renderMessage(c, m) {
 /* Actions. */
 
 async function openConversation(id) {
+  if (id !== store.current) showMembers(false);
   store.current = id;
   $('app').classList.add('chat-open');
   const c = store.conv(id);
@@ -271,6 +280,12 @@ async function openConversation(id) {
   renderChat();
   markRead(c);
   $('compose-text').focus({ preventScroll: true });
+  if (c.type === 'group' && c.member_count == null && c.group_id != null) {
+    api.group(c.group_id).then((r) => {
+      c.member_count = r.group.members.length;
+      if (store.current === c.id) renderChat();
+    }).catch(() => {});
+  }
 }
 
 async function loadHistory(c, beforeSeq) {
@@ -419,6 +434,85 @@ function autosize() {
   ta.style.height = Math.min(ta.scrollHeight + 2, 128) + 'px';
 }
 
+/* Group members. */
+
+function members(n) {
+  return `${n} member${n === 1 ? '' : 's'}`;
+}
+
+function showMembers(on) {
+  $('members-panel').hidden = !on;
+  $('members-btn').setAttribute('aria-expanded', String(on));
+  if (on) loadMembers();
+}
+
+async function loadMembers() {
+  const c = store.conv(store.current);
+  if (!c || c.type !== 'group' || c.group_id == null) return;
+  clearError('members-error');
+  let g;
+  try {
+    g = (await api.group(c.group_id)).group;
+  } catch (e) {
+    showError('members-error', e);
+    return;
+  }
+  const owner = g.owner_id === store.me.id;
+  const inGroup = new Set(g.members.map((u) => u.id));
+  $('member-list').replaceChildren(...g.members.map((u) => {
+    store.learnUser(u);
+    const canRemove = owner && u.id !== store.me.id;
+    return el('li', { dataset: { user: String(u.id) } },
+      el('span', { class: 'name' }, u.display_name || u.username,
+        el('small', {}, u.id === g.owner_id ? 'owner' : '@' + u.username)),
+      canRemove ? el('button', { type: 'button', onclick: () => removeMember(g, u) }, 'Remove') : null);
+  }));
+  const addable = store.friends.filter((u) => !inGroup.has(u.id));
+  $('add-member').replaceChildren(...addable.map((u) =>
+    el('option', { value: String(u.id) }, u.display_name || u.username)));
+  $('add-member-form').hidden = addable.length === 0;
+  $('leave-group').hidden = owner;
+  c.member_count = g.members.length;
+  $('chat-sub').textContent = members(g.members.length);
+}
+
+async function onAddMember(ev) {
+  ev.preventDefault();
+  const c = store.conv(store.current);
+  const id = Number($('add-member').value);
+  if (!c || !id) return;
+  try {
+    await api.addMember(c.group_id, id);
+  } catch (e) {
+    showError('members-error', e);
+    return;
+  }
+  loadMembers();
+}
+
+async function removeMember(g, u) {
+  try {
+    await api.removeMember(g.id, u.id);
+  } catch (e) {
+    showError('members-error', e);
+    return;
+  }
+  loadMembers();
+}
+
+async function onLeaveGroup() {
+  const c = store.conv(store.current);
+  if (!c || !confirm(`Leave ${store.title(c)}?`)) return;
+  try {
+    await api.removeMember(c.group_id, store.me.id);
+  } catch (e) {
+    showError('members-error', e);
+    return;
+  }
+  showMembers(false);
+  await refreshAll();
+}
+
 /* Frames pushed by the server. */
 
 function onFrame(f) {
@@ -426,7 +520,11 @@ function onFrame(f) {
   case 'message': {
     const m = f.message || f;
     const known = store.conv(m.conversation_id);
-    const c = known || store.upsertConversation({ id: m.conversation_id });
+    // A conversation first seen through a push: what came before this
+    // message is history, loaded by paging.
+    const c = known || store.upsertConversation({
+      id: m.conversation_id, last_seq: m.seq - 1,
+    });
     const fresh = store.addMessages(c, [m]);
     const onScreen = c.id === store.current && chatVisible() &&
       document.visibilityState === 'visible';
@@ -489,6 +587,9 @@ function init() {
   $('group-form').addEventListener('submit', onCreateGroup);
   $('compose').addEventListener('submit', onCompose);
   $('older').addEventListener('click', onOlder);
+  $('members-btn').addEventListener('click', () => showMembers($('members-panel').hidden));
+  $('add-member-form').addEventListener('submit', onAddMember);
+  $('leave-group').addEventListener('click', onLeaveGroup);
   $('back').addEventListener('click', () => {
     $('app').classList.remove('chat-open');
     store.current = null;

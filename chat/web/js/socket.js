@@ -124,12 +124,15 @@ export class ChatSocket {
       }
       this.unacked.delete(f.client_msg_id);
     } else if (f.type === 'synced') {
-      // Conversations with more to fetch are synced again from where
-      // this batch ended.
+      // Conversations with more to fetch are synced again from the last
+      // seq received (synced.last_seq is the newest that exists).
+      const held = this.hooks.lastSeen();
       const again = {};
       let more = false;
       for (const c of f.conversations || []) {
-        if (c.more) { again[c.conversation_id] = c.last_seq; more = true; }
+        if (!c.more) continue;
+        again[c.conversation_id] = held[c.conversation_id] || 0;
+        more = true;
       }
       if (more) this.sync(again);
     }

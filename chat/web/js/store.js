@@ -75,9 +75,12 @@ class Store {
     if (!c) {
       c = { id: raw.id != null ? raw.id : raw.conversation_id, messages: [],
         bySeq: new Map(), loaded: false, has_more: false, read_seq: 0,
-        unread: 0, last_seq: 0 };
+        unread: 0, last_seq: 0, contig: null };
       this.convs.set(id, c);
     }
+    // Catch-up starts after the newest seq held without a gap; on first
+    // sight that is the server's newest (older ones come by paging).
+    if (c.contig == null) c.contig = raw.last_seq || 0;
     c.type = raw.kind || c.type;
     if (raw.group) {
       c.title = raw.group.name;
@@ -133,13 +136,16 @@ class Store {
     return c.id === this.current ? 0 : (c.unread || 0);
   }
 
-  // Highest sequence seen per conversation, for catch-up.
+  // Per conversation, the seq up to which nothing is missing: pushes can
+  // overtake each other, so a gap is filled by catch-up, not skipped.
   lastSeen() {
     const out = {};
-    for (const c of this.convs.values()) {
-      if (c.last_seq) out[c.id] = c.last_seq;
-    }
+    for (const c of this.convs.values()) out[c.id] = c.contig || 0;
     return out;
+  }
+
+  advance(c) {
+    while (c.bySeq.has(c.contig + 1)) c.contig++;
   }
 
   /* Messages. */
@@ -165,7 +171,10 @@ class Store {
       }
       if (m.sender) this.learnUser(m.sender);
     }
-    if (added.length) this.sortMessages(c);
+    if (added.length) {
+      this.sortMessages(c);
+      this.advance(c);
+    }
     return added;
   }
 
@@ -191,6 +200,7 @@ class Store {
           created_at: f.created_at, id: f.message_id });
         c.bySeq.set(f.seq, m);
         c.messages.push(m);
+        this.advance(c);
         if (f.seq > c.last_seq) {
           c.last_seq = f.seq;
           c.last_body = m.body;
