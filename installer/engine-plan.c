@@ -206,7 +206,7 @@ plan_build_uninstall(struct engine *e, int purge, char **cause)
 	step_add_reload(e);
 	step_add_packages_remove(e, plan_packages, purge);
 	if (purge)
-		step_add_remove(e, "remove." ENGINE_STATE_DIR, ENGINE_STATE_DIR,
-		    NULL, 1);
+		step_add_remove(
+		    e, "remove." ENGINE_STATE_DIR, ENGINE_STATE_DIR, NULL, 1);
 	return 0;
 }

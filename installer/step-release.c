@@ -98,8 +98,7 @@ step_rel_free(void *arg)
  * web/ (or, in a source tree, build/chatd and chat/web).
  */
 static char *
-step_rel_find(
-    struct engine *e, const char *release, const char *const *names)
+step_rel_find(struct engine *e, const char *release, const char *const *names)
 {
 	char *path;
 
@@ -107,8 +106,8 @@ step_rel_find(
 		if (**names == '/')
 			path = engine_path(e, *names);
 		else
-			path = xasprintf("%s/%s",
-			    release != NULL ? release : ".", *names);
+			path = xasprintf(
+			    "%s/%s", release != NULL ? release : ".", *names);
 		if (access(path, R_OK) == 0)
 			return path;
 		free(path);
