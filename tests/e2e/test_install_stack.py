@@ -37,6 +37,11 @@ def test_install_offline_brings_every_service_up(stack):
             "active", u
     finished = [e for e in events if e.get("type") == "step.finished"]
     assert any(e["step"] == "verify.e2e" for e in finished)
+    # chatd and the web client under /opt/chatstack/<version>, current ->
+    r = stack.run("sh", "-c", "readlink /opt/chatstack/current && "
+                  "test -x /opt/chatstack/current/bin/chatd && "
+                  "test -f /opt/chatstack/current/web/index.html")
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_install_only_nginx_faces_the_network(stack):
