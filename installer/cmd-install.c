@@ -153,7 +153,7 @@ int
 cmd_engine_setup(struct cmd_engine *c, enum engine_mode mode)
 {
 	struct answers_errors errs = {NULL, 0};
-	char *cause = NULL, *path;
+	char *path;
 	struct stat sb;
 
 	if (c->answers_path == NULL) {
@@ -185,7 +185,6 @@ cmd_engine_setup(struct cmd_engine *c, enum engine_mode mode)
 	c->opts.answers_path = c->answers_path;
 	if (mode == ENGINE_APPLY && cmd_engine_log(c) == -1)
 		return EXIT_FAILURE;
-	(void)cause;
 	return 0;
 }
 
