@@ -114,6 +114,8 @@ step_bundles_check(struct engine *e, struct step *s, char **cause)
 	int rc = STEP_DONE;
 
 	(void)cause;
+	if (step_dpkg_debris(e, s))
+		rc = STEP_TODO;
 	list = step_bundles_list(b->dir, &n);
 	if (n == 0) {
 		*cause = xasprintf("no bundles in '%s': is this an unpacked "
@@ -243,6 +245,8 @@ step_bundles_apply(struct engine *e, struct step *s, char **cause)
 
 	keys = bundle_keys_new();
 	list = step_bundles_list(b->dir, &n);
+	if (step_dpkg_debris(e, s) && step_dpkg_recover(e, cause) == -1)
+		goto out;
 	if (bundle_keys_add_default(keys, cause) == -1)
 		goto out;
 	for (i = 0; i < n; i++) {

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,8 +196,9 @@ step_pkgs_check(struct engine *e, struct step *s, char **cause)
 	size_t i;
 	int rc = STEP_DONE;
 
-	(void)e;
 	(void)cause;
+	if (step_dpkg_debris(e, s))
+		rc = STEP_TODO;
 	for (i = 0; i < p->n; i++) {
 		if (!step_pkg_installed(p->names[i])) {
 			step_change(s, CHANGE_PACKAGE, p->names[i], NULL);
@@ -263,6 +265,8 @@ step_pkgs_apply(struct engine *e, struct step *s, char **cause)
 	static char *env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
 	    "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C", NULL};
 
+	if (step_dpkg_debris(e, s) && step_dpkg_recover(e, cause) == -1)
+		return -1;
 	if (!p->online && step_pkgs_sources(e, cause) == -1)
 		return -1;
 	step_pkgs_record(e, p);
@@ -711,4 +715,92 @@ step_add_packages_remove(struct engine *e, const char *const *names, int purge)
 	    purge ? "Purge the packages chatstack added"
 		  : "Remove the packages chatstack added",
 	    &step_pkgs_remove_ops, p);
+}
+
+/*
+ * A run killed inside apt leaves dpkg "interrupted" (and maybe our
+ * policy-rc.d): apt then refuses everything until `dpkg --configure -a`.
+ * Returns 1 when there is such debris (recording it as a change), 0 when
+ * there is none.
+ */
+int
+step_dpkg_debris(struct engine *e, struct step *s)
+{
+	char *updates, *policy, *old, *why = NULL;
+	struct dirent *de;
+	DIR *d;
+	int found = 0;
+
+	updates = engine_path(e, "/var/lib/dpkg/updates");
+	if ((d = opendir(updates)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			step_change(s, CHANGE_PACKAGE, "dpkg",
+			    "finish the interrupted package configuration");
+			found = 1;
+			break;
+		}
+		closedir(d);
+	}
+	policy = engine_path(e, POLICY_RC_D);
+	if ((old = file_read(policy, 4096, NULL, &why)) != NULL &&
+	    strstr(old, "# chatstack:") != NULL) {
+		step_change(s, CHANGE_FILE, POLICY_RC_D,
+		    "(left by an interrupted run: removed)");
+		found = 1;
+	}
+	free(why);
+	free(old);
+	free(policy);
+	free(updates);
+	return found;
+}
+
+/* Finishes what an interrupted dpkg left, services kept down meanwhile. */
+int
+step_dpkg_recover(struct engine *e, char **cause)
+{
+	static char *env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+	    "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C", NULL};
+	char *argv[] = {"dpkg", "--force-confdef", "--force-confold",
+	    "--configure", "-a", NULL};
+	struct atomic_opts o = ATOMIC_OPTS(0755);
+	const char *text = "#!/bin/sh\n" POLICY_MARK "exit 101\n";
+	char *policy, *old, *why = NULL;
+	struct spawn sp;
+	int rc = -1;
+
+	policy = engine_path(e, POLICY_RC_D);
+	old = file_read(policy, 4096, NULL, &why);
+	free(why);
+	if (old == NULL &&
+	    atomic_write(policy, text, strlen(text), &o, NULL, cause) == -1)
+		goto out;
+	if (old != NULL && strstr(old, "# chatstack:") == NULL) {
+		/* Someone else's policy: keep it, and keep out of its way. */
+		free(policy);
+		policy = NULL;
+	}
+	memset(&sp, 0, sizeof sp);
+	sp.argv = argv;
+	sp.envp = env;
+	sp.timeout_ms = 900000;
+	sp.merge_stderr = 1;
+	if (spawn_run(&sp, cause) == -1)
+		goto out;
+	if (sp.status != 0) {
+		*cause = spawn_describe(&sp);
+		spawn_free(&sp);
+		goto out;
+	}
+	spawn_free(&sp);
+	log_info("finished the package configuration an interrupted run left");
+	rc = 0;
+out:
+	if (policy != NULL && unlink(policy) == -1 && errno != ENOENT)
+		log_warn("cannot remove %s: %s", policy, strerror(errno));
+	free(old);
+	free(policy);
+	return rc;
 }

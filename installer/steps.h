@@ -55,6 +55,9 @@ struct step *step_add_secrets(struct engine *);
 struct step *step_add_packages(
     struct engine *, const char *const *names, int online);
 struct step *step_add_reload(struct engine *);
+/* What a run killed inside apt left (step-system.c), and its repair. */
+int step_dpkg_debris(struct engine *, struct step *);
+int step_dpkg_recover(struct engine *, char **cause);
 /* Marks every component as chatstack's own, for preflight. */
 void step_pkgs_mark_owned(struct engine *);
 /* Enables and starts unit, restarting it when its config changed. */
