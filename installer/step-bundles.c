@@ -245,6 +245,8 @@ step_bundles_apply(struct engine *e, struct step *s, char **cause)
 
 	keys = bundle_keys_new();
 	list = step_bundles_list(b->dir, &n);
+	if (step_dpkg_wait(e, s, cause) == -1)
+		goto out;
 	if (step_dpkg_debris(e, s) && step_dpkg_recover(e, cause) == -1)
 		goto out;
 	if (bundle_keys_add_default(keys, cause) == -1)

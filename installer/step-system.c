@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,8 @@ step_add_secrets(struct engine *e)
 #define POLICY_RC_D "/usr/sbin/policy-rc.d"
 #define POLICY_MARK "# chatstack: no service starts during the package step\n"
 #define APT_DIR ENGINE_STATE_DIR "/apt"
+/* How long a package step waits for dpkg's lock. */
+#define DPKG_WAIT_S 600
 
 struct step_pkgs {
 	char **names;
@@ -265,6 +268,8 @@ step_pkgs_apply(struct engine *e, struct step *s, char **cause)
 	static char *env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
 	    "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C", NULL};
 
+	if (step_dpkg_wait(e, s, cause) == -1)
+		return -1;
 	if (step_dpkg_debris(e, s) && step_dpkg_recover(e, cause) == -1)
 		return -1;
 	if (!p->online && step_pkgs_sources(e, cause) == -1)
@@ -803,4 +808,50 @@ out:
 	free(old);
 	free(policy);
 	return rc;
+}
+
+/*
+ * Waits (bounded) until no other process holds dpkg's locks: a run killed
+ * inside apt leaves its apt-get and dpkg children running on their own.
+ */
+int
+step_dpkg_wait(struct engine *e, struct step *s, char **cause)
+{
+	static const char *locks[] = {
+	    "/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock"};
+	struct flock fl;
+	char *path;
+	size_t i;
+	int fd, busy, waited;
+
+	for (waited = 0;; waited++) {
+		busy = 0;
+		for (i = 0; i < sizeof locks / sizeof locks[0] && !busy; i++) {
+			path = engine_path(e, locks[i]);
+			fd = open(path, O_RDWR | O_CLOEXEC);
+			free(path);
+			if (fd == -1)
+				continue;
+			memset(&fl, 0, sizeof fl);
+			fl.l_type = F_WRLCK;
+			fl.l_whence = SEEK_SET;
+			if (fcntl(fd, F_GETLK, &fl) == 0 &&
+			    fl.l_type != F_UNLCK)
+				busy = 1;
+			close(fd);
+		}
+		if (!busy)
+			return 0;
+		if (waited == 0)
+			event_step_progress(s->id, 0, 0,
+			    "waiting for another package manager run to "
+			    "finish");
+		if (waited >= DPKG_WAIT_S) {
+			*cause = xasprintf("dpkg is still locked by another "
+					   "process after %d s",
+			    DPKG_WAIT_S);
+			return -1;
+		}
+		sleep(1);
+	}
 }

@@ -58,6 +58,8 @@ struct step *step_add_reload(struct engine *);
 /* What a run killed inside apt left (step-system.c), and its repair. */
 int step_dpkg_debris(struct engine *, struct step *);
 int step_dpkg_recover(struct engine *, char **cause);
+/* Waits, bounded, until no other process holds dpkg's locks. */
+int step_dpkg_wait(struct engine *, struct step *, char **cause);
 /* Marks every component as chatstack's own, for preflight. */
 void step_pkgs_mark_owned(struct engine *);
 /* Enables and starts unit, restarting it when its config changed. */
