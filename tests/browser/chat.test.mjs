@@ -7,7 +7,7 @@
 // logs go to $ARTIFACTS (default: a temporary folder, printed).
 
 import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -36,6 +36,18 @@ let step = '';
 function say(s) {
   step = s;
   console.log(`step: ${s}`);
+}
+
+// With CHAT_CONTROL set, the runner (test_web_browser.py) stops and
+// starts chatd when asked on stdout, and answers with a file there.
+async function control(what) {
+  const dir = process.env.CHAT_CONTROL;
+  console.log(`control: ${what}`);
+  const done = join(dir, what);
+  for (let i = 0; i < 900 && !existsSync(done); i++) {
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  check(existsSync(done), `the runner did ${what}`);
 }
 
 function check(cond, what) {
@@ -194,6 +206,23 @@ async function main() {
   await sees(bob, `hello bob ${tag}`);
   const seqs = await bob.page.$$eval('#message-list li.msg', (els) => els.map((e) => Number(e.dataset.seq)));
   check(seqs.every((x, i) => i === 0 || x === seqs[i - 1] + 1), 'no gap or repeat after paging');
+
+  if (process.env.CHAT_CONTROL) {
+    say('chatd restarts: a message sent meanwhile is delivered after reconnect');
+    await control('stop-chatd');
+    await alice.page.locator('#conn:not(.online)').waitFor({ state: 'attached' });
+    await bob.page.locator('#conn:not(.online)').waitFor({ state: 'attached' });
+    await alice.page.fill('#compose-text', `sent while chatd was down ${tag}`);
+    await alice.page.press('#compose-text', 'Enter');
+    await alice.page.locator('#message-list li.msg.pending', { hasText: 'while chatd was down' }).waitFor();
+    await control('start-chatd');
+    await alice.page.locator('#conn.online').waitFor({ state: 'attached', timeout: 45000 });
+    await bob.page.locator('#conn.online').waitFor({ state: 'attached', timeout: 45000 });
+    await alice.page.locator('#message-list li.msg.mine:not(.pending)', { hasText: 'while chatd was down' }).waitFor();
+    await sees(bob, `sent while chatd was down ${tag}`);
+    const copies = await bob.page.locator('#message-list li.msg', { hasText: 'while chatd was down' }).count();
+    check(copies === 1, `bob holds the message once (${copies})`);
+  }
 
   say('alice creates a group with bob and writes into it');
   await alice.page.click('nav.tabs button[data-panel="groups"]');

@@ -313,6 +313,9 @@ class Stack:
         path = self.chatd_config(i)
         proc = self.spawn(f"chatd{i + 1}", [str(BUILD / "chatd"), "-c", str(path)])
         self.chatd.append(proc)
+        self.wait_ready(i, proc)
+
+    def wait_ready(self, i, proc):
         port = self.chatd_ports[i]
         wait_port(port, proc, f"chatd instance {i + 1}", 60)
         end = time.monotonic() + 60
@@ -329,6 +332,19 @@ class Stack:
             time.sleep(0.2)
         raise StackError(f"chatd instance {i + 1} did not become ready: "
                          f"{self.log(f'chatd{i + 1}', 10)}")
+
+    def stop_chatd(self, i):
+        """Stops chatd instance i with SIGTERM and waits for it."""
+        proc = self.chatd[i]
+        proc.terminate()
+        proc.wait(timeout=30)
+
+    def restart_chatd(self, i):
+        """Starts chatd instance i again, with the same config."""
+        path = self.dir / "chatd" / f"chatd{i + 1}.conf"
+        proc = self.spawn(f"chatd{i + 1}", [str(BUILD / "chatd"), "-c", str(path)])
+        self.chatd[i] = proc
+        self.wait_ready(i, proc)
 
     # nginx.
 
