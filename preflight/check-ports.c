@@ -26,7 +26,8 @@ struct pf_port {
 static const char *const pf_procs_mariadb[] = {"mariadbd", "mysqld", NULL};
 static const char *const pf_procs_redis[] = {"redis-server", NULL};
 static const char *const pf_procs_rabbitmq[] = {"beam.smp", NULL};
-static const char *const pf_procs_epmd[] = {"epmd", NULL};
+/* Debian socket-activates epmd: pid 1 holds its socket first. */
+static const char *const pf_procs_epmd[] = {"epmd", "systemd", NULL};
 static const char *const pf_procs_nginx[] = {"nginx", NULL};
 static const char *const pf_procs_chatd[] = {"chatd", NULL};
 

@@ -1,0 +1,352 @@
+/*
+ * The steps that join other parts: preflight (preflight/), the bundles
+ * (bundles/), the chatd release under /opt/chatstack/<version>, and the
+ * TLS certificate (certs/).
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../certs/certs.h"
+#include "../preflight/preflight.h"
+#include "answers.h"
+#include "buf.h"
+#include "cmd.h"
+#include "engine.h"
+#include "event.h"
+#include "fileio.h"
+#include "log.h"
+#include "steps.h"
+#include "xmalloc.h"
+
+static int
+step_preflight_check(struct engine *e, struct step *s, char **cause)
+{
+	struct preflight_opts o = PREFLIGHT_OPTS_INIT;
+	struct preflight_report *r = NULL;
+	int errors;
+
+	(void)s;
+	if (e->answers == NULL)
+		return STEP_DONE;
+	/* Under a test root without a fixture there is nothing to check. */
+	if (e->root[0] != '\0') {
+		char *fixture = engine_path(e, "/etc/os-release");
+		int have = access(fixture, R_OK) == 0;
+
+		free(fixture);
+		if (!have)
+			return STEP_DONE;
+	}
+	o.root = e->root[0] != '\0' ? e->root : NULL;
+	o.events = 1;
+	if (preflight_run(e->answers, &o, &r, cause) == -1)
+		return STEP_ERROR;
+	if (!cmd_global.json_events)
+		preflight_report_print(stdout, r, cmd_global.color);
+	errors = preflight_report_errors(r);
+	preflight_report_free(r);
+	if (errors > 0 && e->mode == ENGINE_PLAN) {
+		/* A plan goes on, to show the rest; install would stop. */
+		e->preflight_errors = errors;
+		step_change(s, CHANGE_OTHER, "preflight",
+		    "errors stand: install would refuse to start");
+		return STEP_TODO;
+	}
+	if (errors > 0) {
+		*cause = xasprintf("preflight found %d error%s on this host "
+				   "(see above); fix them or waive them in "
+				   "the answer file",
+		    errors, errors == 1 ? "" : "s");
+		return STEP_ERROR;
+	}
+	return STEP_DONE;
+}
+
+static const struct step_ops step_preflight_ops = {
+    .check = step_preflight_check,
+};
+
+struct step *
+step_add_preflight(struct engine *e)
+{
+	return engine_add(e, "preflight", "Check this host (preflight)",
+	    &step_preflight_ops, NULL);
+}
+
+struct step_rel {
+	char *release;
+};
+
+static void
+step_rel_free(void *arg)
+{
+	struct step_rel *r = arg;
+
+	free(r->release);
+	free(r);
+}
+
+/*
+ * chatd and the web client under /opt/chatstack/<version>, with a
+ * current symlink. They come from the release folder: bin/chatd and
+ * web/ (or, in a source tree, build/chatd and chat/web).
+ */
+static char *
+step_rel_find(struct engine *e, const char *release, const char *const *names)
+{
+	char *path;
+
+	for (; *names != NULL; names++) {
+		if (**names == '/')
+			path = engine_path(e, *names);
+		else
+			path = xasprintf(
+			    "%s/%s", release != NULL ? release : ".", *names);
+		if (access(path, R_OK) == 0)
+			return path;
+		free(path);
+	}
+	return NULL;
+}
+
+/* Where chatd comes from: the chatd bundle's files, else the release. */
+static const char *step_chatd_bins[] = {ENGINE_STATE_DIR
+    "/files/chatd/bin/chatd",
+    "bin/chatd", "build/chatd", NULL};
+static const char *step_chatd_webs[] = {
+    ENGINE_STATE_DIR "/files/chatd/web", "web", "chat/web", NULL};
+
+static int
+step_same_tree(const char *a, const char *b)
+{
+	char *argv[] = {"diff", "-rq", (char *)a, (char *)b, NULL};
+	char *cause = NULL;
+	int rc;
+
+	rc = step_run(argv, NULL, 0, 60000, NULL, &cause);
+	free(cause);
+	return rc == 0;
+}
+
+static int
+step_chatd_check(struct engine *e, struct step *s, char **cause)
+{
+	struct step_rel *r = s->arg;
+	char *bin = NULL, *web = NULL, *dest, *path, *link, target[512];
+	ssize_t n;
+	int rc = STEP_DONE;
+
+	(void)cause;
+	dest = engine_path(e, CHATSTACK_PREFIX);
+	bin = step_rel_find(e, r->release, step_chatd_bins);
+	web = step_rel_find(e, r->release, step_chatd_webs);
+	path = xasprintf("%s/%s/bin/chatd", dest, e->version);
+	if (bin == NULL || !step_same_tree(bin, path)) {
+		step_change(s, CHANGE_FILE, path + strlen(e->root), NULL);
+		rc = STEP_TODO;
+	}
+	free(path);
+	path = xasprintf("%s/%s/web", dest, e->version);
+	if (web != NULL && !step_same_tree(web, path)) {
+		step_change(s, CHANGE_DIRECTORY, path + strlen(e->root), NULL);
+		rc = STEP_TODO;
+	}
+	free(path);
+	link = xasprintf("%s/current", dest);
+	n = readlink(link, target, sizeof target - 1);
+	if (n < 0 || (target[n] = '\0', strcmp(target, e->version) != 0)) {
+		step_change(s, CHANGE_FILE, link + strlen(e->root),
+		    "(symlink to the new version)");
+		rc = STEP_TODO;
+	}
+	free(link);
+	free(bin);
+	free(web);
+	free(dest);
+	return rc;
+}
+
+static int
+step_chatd_apply(struct engine *e, struct step *s, char **cause)
+{
+	struct step_rel *r = s->arg;
+	char *bin, *web, *dir, *path, *tmp, *link;
+	char *install[] = {"install", "-D", "-m", "0755", NULL, NULL, NULL};
+	char *rm[] = {"rm", "-rf", NULL, NULL};
+	char *cp[] = {"cp", "-R", NULL, NULL, NULL};
+	int rc = -1;
+
+	bin = step_rel_find(e, r->release, step_chatd_bins);
+	web = step_rel_find(e, r->release, step_chatd_webs);
+	dir = xasprintf("%s%s/%s", e->root, CHATSTACK_PREFIX, e->version);
+	path = xasprintf("%s/bin/chatd", dir);
+	tmp = xasprintf("%s/web.new", dir);
+	link = xasprintf("%s%s/current", e->root, CHATSTACK_PREFIX);
+	if (bin == NULL) {
+		*cause =
+		    xasprintf("chatd is not in the release '%s' (bin/chatd)",
+			r->release != NULL ? r->release : ".");
+		goto out;
+	}
+	install[4] = bin;
+	install[5] = path;
+	if (step_run(install, NULL, 0, 60000, NULL, cause) == -1)
+		goto out;
+	if (web != NULL) {
+		rm[2] = tmp;
+		cp[2] = web;
+		cp[3] = tmp;
+		if (step_run(rm, NULL, 0, 60000, NULL, cause) == -1 ||
+		    step_run(cp, NULL, 0, 60000, NULL, cause) == -1)
+			goto out;
+		free(path);
+		path = xasprintf("%s/web", dir);
+		rm[2] = path;
+		if (step_run(rm, NULL, 0, 60000, NULL, cause) == -1)
+			goto out;
+		if (rename(tmp, path) == -1) {
+			*cause = xasprintf(
+			    "cannot rename '%s': %s", tmp, strerror(errno));
+			goto out;
+		}
+	}
+	/* The symlink flips atomically: a new one renamed over the old. */
+	free(tmp);
+	tmp = xasprintf("%s.new", link);
+	unlink(tmp);
+	if (symlink(e->version, tmp) == -1 || rename(tmp, link) == -1) {
+		*cause = xasprintf("cannot point '%s' at '%s': %s", link,
+		    e->version, strerror(errno));
+		goto out;
+	}
+	log_info("installed chatd %s in %s", e->version, dir);
+	rc = 0;
+out:
+	free(bin);
+	free(web);
+	free(dir);
+	free(path);
+	free(tmp);
+	free(link);
+	return rc;
+}
+
+static const struct step_ops step_chatd_ops = {
+    .check = step_chatd_check,
+    .apply = step_chatd_apply,
+    .free = step_rel_free,
+};
+
+struct step *
+step_add_chatd_release(struct engine *e, const char *release)
+{
+	struct step_rel *r;
+	struct step *s;
+
+	r = xcalloc(1, sizeof *r);
+	r->release = release != NULL ? xstrdup(release) : NULL;
+	s = engine_add(e, "chatd.release",
+	    "Install chatd and the web client under " CHATSTACK_PREFIX,
+	    &step_chatd_ops, r);
+	s->component = "chatd";
+	return s;
+}
+
+/*
+ * The certificate nginx serves (certs/): certs_check is the check,
+ * certs_ensure the apply. Before nginx runs, ACME challenges are answered
+ * by certs' own responder; after, from the webroot nginx serves.
+ */
+static void
+step_tls_opts(struct engine *e, struct certs_opts *o, char **dir, char **web)
+{
+	char *argv[] = {"systemctl", "is-active", "-q", "nginx.service", NULL};
+	char *why = NULL;
+
+	memset(o, 0, sizeof *o);
+	*dir = engine_path(e, CHATSTACK_ETC "/tls");
+	*web = engine_path(e, ENGINE_STATE_DIR "/acme");
+	o->tls_dir = *dir;
+	o->webroot = *web;
+	o->responder = step_run(argv, NULL, 0, 10000, NULL, &why) != 0;
+	free(why);
+}
+
+static int
+step_tls_check(struct engine *e, struct step *s, char **cause)
+{
+	struct certs_opts o;
+	char *dir, *web, *reason = NULL;
+	int rc;
+
+	if (e->answers == NULL)
+		return STEP_DONE;
+	step_tls_opts(e, &o, &dir, &web);
+	rc = certs_check(e->answers, &o, &reason);
+	if (rc == 1)
+		rc = STEP_DONE;
+	else if (rc == 0) {
+		step_change(
+		    s, CHANGE_FILE, CHATSTACK_ETC "/tls/fullchain.pem", reason);
+		rc = STEP_TODO;
+	} else {
+		*cause = reason;
+		reason = NULL;
+		rc = STEP_ERROR;
+	}
+	free(reason);
+	free(dir);
+	free(web);
+	return rc;
+}
+
+static int
+step_tls_apply(struct engine *e, struct step *s, char **cause)
+{
+	struct certs_opts o;
+	struct certs_result r;
+	char *dir, *web;
+	int rc = -1;
+
+	memset(&r, 0, sizeof r);
+	step_tls_opts(e, &o, &dir, &web);
+	if (mkdir_p(web, 0755, cause) == -1)
+		goto out;
+	journal_set_pending(e, "nginx.service", 1);
+	if (journal_save(e, cause) == -1)
+		goto out;
+	if (certs_ensure(e->answers, &o, &r, cause) == -1)
+		goto out;
+	if (r.changed)
+		s->changed = 1;
+	if (r.message != NULL)
+		log_info("%s", r.message);
+	rc = 0;
+out:
+	certs_result_free(&r);
+	free(dir);
+	free(web);
+	return rc;
+}
+
+static const struct step_ops step_tls_ops = {
+    .check = step_tls_check,
+    .apply = step_tls_apply,
+};
+
+struct step *
+step_add_tls(struct engine *e)
+{
+	struct step *s;
+
+	s = engine_add(e, "tls.certificate", "Get the TLS certificate",
+	    &step_tls_ops, NULL);
+	s->component = "nginx";
+	return s;
+}
