@@ -176,6 +176,8 @@ check-run:
 	-@scripts/run-unit $(BUILD)/results $(UNIT_BINS)
 	-@scripts/run-fuzz regress $(BUILD)/results $(FUZZ_BINS)
 	-@scripts/run-pytest $(BUILD)/results integration tests/integration
+	-@scripts/run-step $(BUILD)/results release \
+	    $(MAKE) --no-print-directory dist
 	-@scripts/run-pytest $(BUILD)/results e2e tests/e2e
 	@$(PYTHON) scripts/tally $(BUILD)/results
 
