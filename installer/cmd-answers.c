@@ -147,7 +147,7 @@ cmd_answers_validate(int argc, char **argv)
 	size_t i;
 
 	if (argc != 2 || argv[1][0] == '-')
-		return cmd_usage_error(
+		return cmd_child_usage_error(&cmd_answers_entry,
 		    &cmd_answers_validate_entry, "takes one answer FILE");
 	a = answers_load(argv[1], &errs);
 	for (i = 0; i < errs.n; i++) {
@@ -175,7 +175,8 @@ cmd_answers_example(int argc, char **argv)
 		return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 	}
 	if (argc != 3 || strcmp(argv[1], "-o") != 0)
-		return cmd_usage_error(&cmd_answers_example_entry,
+		return cmd_child_usage_error(&cmd_answers_entry,
+		    &cmd_answers_example_entry,
 		    "takes no arguments but '-o FILE'");
 	fd = open(argv[2], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    0600);
