@@ -13,6 +13,7 @@
 
 #include "answers.h"
 #include "cmd.h"
+#include "fileio.h"
 #include "xmalloc.h"
 
 static int cmd_answers_validate(int, char **);
@@ -167,7 +168,6 @@ cmd_answers_example(int argc, char **argv)
 {
 	const char *text = cmd_answers_example_text;
 	size_t len = sizeof cmd_answers_example_text - 1;
-	ssize_t n;
 	int fd;
 
 	if (argc == 1) {
@@ -187,20 +187,13 @@ cmd_answers_example(int argc, char **argv)
 		    argv[2], strerror(errno));
 		return EXIT_FAILURE;
 	}
-	while (len > 0) {
-		if ((n = write(fd, text, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			fprintf(stderr,
-			    "chatstack answers example: cannot write "
-			    "'%s': %s\n",
-			    argv[2], strerror(errno));
-			close(fd);
-			unlink(argv[2]);
-			return EXIT_FAILURE;
-		}
-		text += n;
-		len -= (size_t)n;
+	if (file_write_all(fd, text, len) == -1) {
+		fprintf(stderr,
+		    "chatstack answers example: cannot write '%s': %s\n",
+		    argv[2], strerror(errno));
+		close(fd);
+		unlink(argv[2]);
+		return EXIT_FAILURE;
 	}
 	if (close(fd) == -1) {
 		fprintf(stderr,

@@ -25,17 +25,20 @@ fsync_dir(const char *path)
 	return rc;
 }
 
-static int
-write_all(int fd, const void *data, size_t len)
+int
+file_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 	ssize_t n;
 
 	while (len > 0) {
 		n = write(fd, p, len);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0) {
+			errno = EIO;
 			return -1;
 		}
 		p += n;
@@ -111,7 +114,7 @@ atomic_write(const char *path, const void *data, size_t len,
 		    "cannot set owner of '%s': %s", tmp, strerror(errno));
 		goto out;
 	}
-	if (write_all(fd, data, len) == -1 || fsync(fd) == -1) {
+	if (file_write_all(fd, data, len) == -1 || fsync(fd) == -1) {
 		*cause =
 		    xasprintf("cannot write '%s': %s", tmp, strerror(errno));
 		goto out;

@@ -36,6 +36,12 @@ char *file_read(const char *path, size_t max, size_t *len, char **cause);
 /* Creates a directory and its parents with mode (existing ones kept). */
 int mkdir_p(const char *path, mode_t mode, char **cause);
 
+/*
+ * Writes all len bytes of data to fd, again after a signal or a short
+ * write. Returns -1 with errno set on failure.
+ */
+int file_write_all(int fd, const void *data, size_t len);
+
 /* fsyncs a directory; returns -1 with errno set. */
 int fsync_dir(const char *path);
 
