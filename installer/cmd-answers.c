@@ -168,7 +168,7 @@ cmd_answers_example(int argc, char **argv)
 {
 	const char *text = cmd_answers_example_text;
 	size_t len = sizeof cmd_answers_example_text - 1;
-	int fd;
+	int fd, error;
 
 	if (argc == 1) {
 		fwrite(text, 1, len, stdout);
@@ -188,20 +188,14 @@ cmd_answers_example(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	if (file_write_all(fd, text, len) == -1) {
-		fprintf(stderr,
-		    "chatstack answers example: cannot write '%s': %s\n",
-		    argv[2], strerror(errno));
+		error = errno;
 		close(fd);
-		unlink(argv[2]);
-		return EXIT_FAILURE;
-	}
-	if (close(fd) == -1) {
-		fprintf(stderr,
-		    "chatstack answers example: cannot write "
-		    "'%s': %s\n",
-		    argv[2], strerror(errno));
-		unlink(argv[2]);
-		return EXIT_FAILURE;
-	}
-	return EXIT_SUCCESS;
+	} else if (close(fd) == -1)
+		error = errno;
+	else
+		return EXIT_SUCCESS;
+	fprintf(stderr, "chatstack answers example: cannot write '%s': %s\n",
+	    argv[2], strerror(error));
+	unlink(argv[2]);
+	return EXIT_FAILURE;
 }
