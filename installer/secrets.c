@@ -260,7 +260,7 @@ char *
 secret_read(const char *dir, const char *name, char **cause)
 {
 	char *path = NULL, *value = NULL;
-	size_t len = 0, size = 0;
+	size_t len = 0, size = 0, grown;
 	ssize_t n;
 	int fd = -1;
 
@@ -279,8 +279,9 @@ secret_read(const char *dir, const char *name, char **cause)
 		goto fail;
 	for (;;) {
 		if (size - len < 512) {
-			size = size == 0 ? 1024 : size * 2;
-			value = xrealloc(value, size);
+			grown = size == 0 ? 1024 : size * 2;
+			value = xrealloc_wipe(value, size, grown);
+			size = grown;
 		}
 		n = read(fd, value + len, size - len - 1);
 		if (n == -1 && errno == EINTR)

@@ -157,7 +157,7 @@ char *
 file_read(const char *path, size_t max, size_t *lenp, char **cause)
 {
 	char *data = NULL;
-	size_t len = 0, size = 0;
+	size_t len = 0, size = 0, grown;
 	ssize_t n;
 	int fd;
 
@@ -167,9 +167,11 @@ file_read(const char *path, size_t max, size_t *lenp, char **cause)
 		return NULL;
 	}
 	for (;;) {
+		/* It may be a private key: leave no copy in freed memory. */
 		if (size - len < 4096) {
-			size = size == 0 ? 8192 : size * 2;
-			data = xrealloc(data, size);
+			grown = size == 0 ? 8192 : size * 2;
+			data = xrealloc_wipe(data, size, grown);
+			size = grown;
 		}
 		n = read(fd, data + len, size - len - 1);
 		if (n == -1) {
@@ -196,6 +198,7 @@ file_read(const char *path, size_t max, size_t *lenp, char **cause)
 
 fail:
 	close(fd);
+	explicit_bzero(data, size);
 	free(data);
 	return NULL;
 }

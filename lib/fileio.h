@@ -29,7 +29,9 @@ int atomic_write(const char *path, const void *data, size_t len,
 
 /*
  * Reads a whole file, at most max bytes (0: no limit), NUL-terminated.
- * Returns an allocated buffer or NULL with *cause set.
+ * Returns an allocated buffer or NULL with *cause set. The buffers it
+ * outgrows are wiped, so a key file read with it leaves no copy behind;
+ * the caller wipes the result with explicit_bzero when it is secret.
  */
 char *file_read(const char *path, size_t max, size_t *len, char **cause);
 
