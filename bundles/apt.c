@@ -209,7 +209,9 @@ bundle_apt_install(const char *staging, const struct bundle_manifest *m,
 
 out:
 	if (made && unlink(APT_POLICY) != 0 && errno != ENOENT)
-		log_warn("cannot remove %s: %s", APT_POLICY, strerror(errno));
+		log_warn("cannot remove '%s': %s; remove it by hand, or "
+			 "package installs will not start services",
+		    APT_POLICY, strerror(errno));
 	free(args);
 	free(rp);
 	free(work);

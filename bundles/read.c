@@ -233,23 +233,6 @@ out:
 	return fd;
 }
 
-static int
-read_write_all(int fd, const char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /* Checks an entry's header against the manifest, before any data. */
 static const struct bundle_file *
 read_check_entry(struct bundle_reader *r, struct archive_entry *e, char **cause)
@@ -373,7 +356,7 @@ read_file(struct bundle_reader *r, const struct bundle_file *f, char **cause)
 		}
 		count += len;
 		EVP_DigestUpdate(r->md, block, len);
-		if (fd != -1 && read_write_all(fd, block, len) != 0) {
+		if (fd != -1 && file_write_all(fd, block, len) != 0) {
 			why = xasprintf("cannot write: %s", strerror(errno));
 			goto out;
 		}

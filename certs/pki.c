@@ -232,6 +232,8 @@ pki_b64_decode(const char *s, struct buf *out)
 	int bits = 0, d;
 	unsigned char c;
 
+	/* Sized once, so a decoded key never stays in a freed block. */
+	buf_grow(out, strlen(s) / 4 * 3 + 3);
 	for (; *s != '\0'; s++) {
 		if (*s == '=')
 			break;

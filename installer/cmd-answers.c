@@ -13,6 +13,7 @@
 
 #include "answers.h"
 #include "cmd.h"
+#include "fileio.h"
 #include "xmalloc.h"
 
 static int cmd_answers_validate(int, char **);
@@ -147,7 +148,7 @@ cmd_answers_validate(int argc, char **argv)
 	size_t i;
 
 	if (argc != 2 || argv[1][0] == '-')
-		return cmd_usage_error(
+		return cmd_child_usage_error(&cmd_answers_entry,
 		    &cmd_answers_validate_entry, "takes one answer FILE");
 	a = answers_load(argv[1], &errs);
 	for (i = 0; i < errs.n; i++) {
@@ -167,15 +168,15 @@ cmd_answers_example(int argc, char **argv)
 {
 	const char *text = cmd_answers_example_text;
 	size_t len = sizeof cmd_answers_example_text - 1;
-	ssize_t n;
-	int fd;
+	int fd, error;
 
 	if (argc == 1) {
 		fwrite(text, 1, len, stdout);
 		return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 	}
 	if (argc != 3 || strcmp(argv[1], "-o") != 0)
-		return cmd_usage_error(&cmd_answers_example_entry,
+		return cmd_child_usage_error(&cmd_answers_entry,
+		    &cmd_answers_example_entry,
 		    "takes no arguments but '-o FILE'");
 	fd = open(argv[2], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    0600);
@@ -186,28 +187,15 @@ cmd_answers_example(int argc, char **argv)
 		    argv[2], strerror(errno));
 		return EXIT_FAILURE;
 	}
-	while (len > 0) {
-		if ((n = write(fd, text, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			fprintf(stderr,
-			    "chatstack answers example: cannot write "
-			    "'%s': %s\n",
-			    argv[2], strerror(errno));
-			close(fd);
-			unlink(argv[2]);
-			return EXIT_FAILURE;
-		}
-		text += n;
-		len -= (size_t)n;
-	}
-	if (close(fd) == -1) {
-		fprintf(stderr,
-		    "chatstack answers example: cannot write "
-		    "'%s': %s\n",
-		    argv[2], strerror(errno));
-		unlink(argv[2]);
-		return EXIT_FAILURE;
-	}
-	return EXIT_SUCCESS;
+	if (file_write_all(fd, text, len) == -1) {
+		error = errno;
+		close(fd);
+	} else if (close(fd) == -1)
+		error = errno;
+	else
+		return EXIT_SUCCESS;
+	fprintf(stderr, "chatstack answers example: cannot write '%s': %s\n",
+	    argv[2], strerror(error));
+	unlink(argv[2]);
+	return EXIT_FAILURE;
 }

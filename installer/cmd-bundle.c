@@ -56,26 +56,6 @@ static const struct option bundle_read_longopts[] = {
 	"one\n"                                                                \
 	"  --state-dir DIR     installed versions (" BUNDLE_STATE_DIR ")\n"
 
-/* Like cmd_usage_error, with the full command path in the message. */
-static int bundle_usage(const struct cmd_entry *, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
-bundle_usage(const struct cmd_entry *e, const char *fmt, ...)
-{
-	va_list ap;
-	char *msg;
-
-	va_start(ap, fmt);
-	msg = xvasprintf(fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "chatstack bundle %s: %s\n", e->name, msg);
-	fprintf(
-	    stderr, "Run 'chatstack bundle %s --help' for usage.\n", e->name);
-	free(msg);
-	return EXIT_USAGE;
-}
-
 static void
 bundle_print_error(const struct cmd_entry *e, char *cause)
 {
@@ -123,17 +103,18 @@ bundle_cli_parse(
 			c->staging = optarg;
 			break;
 		case ':':
-			bundle_usage(
-			    e, "option '%s' needs a value", argv[optind - 1]);
+			cmd_child_usage_error(&cmd_bundle_entry, e,
+			    "option '%s' needs a value", argv[optind - 1]);
 			return -1;
 		default:
-			bundle_usage(
-			    e, "unknown option '%s'", argv[optind - 1]);
+			cmd_child_usage_error(&cmd_bundle_entry, e,
+			    "unknown option '%s'", argv[optind - 1]);
 			return -1;
 		}
 	}
 	if ((c->keep || c->staging != NULL) && e != &cmd_bundle_install_entry) {
-		bundle_usage(e, "--keep and --staging are for 'install' only");
+		cmd_child_usage_error(&cmd_bundle_entry, e,
+		    "--keep and --staging are for 'install' only");
 		return -1;
 	}
 	if (c->default_keys && bundle_keys_add_default(c->keys, &cause) != 0) {
@@ -165,7 +146,8 @@ cmd_bundle_keygen_exec(int argc, char **argv)
 	char *cause = NULL;
 
 	if (argc != 2)
-		return bundle_usage(&cmd_bundle_keygen_entry,
+		return cmd_child_usage_error(&cmd_bundle_entry,
+		    &cmd_bundle_keygen_entry,
 		    "takes one argument: the private key file to write");
 	if (bundle_keygen(argv[1], &cause) != 0) {
 		bundle_print_error(&cmd_bundle_keygen_entry, cause);
@@ -191,7 +173,7 @@ cmd_bundle_verify_exec(int argc, char **argv)
 	}
 	if (i == argc) {
 		bundle_cli_free(&c);
-		return bundle_usage(
+		return cmd_child_usage_error(&cmd_bundle_entry,
 		    &cmd_bundle_verify_entry, "no bundle given");
 	}
 	for (; i < argc; i++) {
@@ -224,7 +206,8 @@ cmd_bundle_list_exec(int argc, char **argv)
 	}
 	if (i != argc - 1) {
 		bundle_cli_free(&c);
-		return bundle_usage(&cmd_bundle_list_entry, "takes one bundle");
+		return cmd_child_usage_error(&cmd_bundle_entry,
+		    &cmd_bundle_list_entry, "takes one bundle");
 	}
 	c.ro.state_dir = "";
 	if (bundle_read_manifest(argv[i], &c.ro, &m, &cause) != 0) {
@@ -260,7 +243,8 @@ cmd_bundle_extract_exec(int argc, char **argv)
 	}
 	if (i != argc - 2) {
 		bundle_cli_free(&c);
-		return bundle_usage(&cmd_bundle_extract_entry,
+		return cmd_child_usage_error(&cmd_bundle_entry,
+		    &cmd_bundle_extract_entry,
 		    "takes a bundle and a new folder to extract into");
 	}
 	if (bundle_extract(argv[i], argv[i + 1], &c.ro, &m, &cause) != 0) {
@@ -293,7 +277,7 @@ cmd_bundle_install_exec(int argc, char **argv)
 	}
 	if (i != argc - 1) {
 		bundle_cli_free(&c);
-		return bundle_usage(
+		return cmd_child_usage_error(&cmd_bundle_entry,
 		    &cmd_bundle_install_entry, "takes one bundle");
 	}
 	io.read = c.ro;
@@ -352,24 +336,28 @@ cmd_bundle_create_exec(int argc, char **argv)
 		case 'b':
 			bc.built = (time_t)strtoll(optarg, &end, 10);
 			if (*end != '\0' || bc.built <= 0) {
-				rc = bundle_usage(&cmd_bundle_create_entry,
+				rc = cmd_child_usage_error(&cmd_bundle_entry,
+				    &cmd_bundle_create_entry,
 				    "--built takes seconds since 1970");
 				goto out;
 			}
 			break;
 		case ':':
-			rc = bundle_usage(&cmd_bundle_create_entry,
+			rc = cmd_child_usage_error(&cmd_bundle_entry,
+			    &cmd_bundle_create_entry,
 			    "option '%s' needs a value", argv[optind - 1]);
 			goto out;
 		default:
-			rc = bundle_usage(&cmd_bundle_create_entry,
-			    "unknown option '%s'", argv[optind - 1]);
+			rc = cmd_child_usage_error(&cmd_bundle_entry,
+			    &cmd_bundle_create_entry, "unknown option '%s'",
+			    argv[optind - 1]);
 			goto out;
 		}
 	}
 	if (bc.keypath == NULL || bc.component == NULL || bc.version == NULL ||
 	    optind != argc - 2) {
-		rc = bundle_usage(&cmd_bundle_create_entry,
+		rc = cmd_child_usage_error(&cmd_bundle_entry,
+		    &cmd_bundle_create_entry,
 		    "needs --key, --component, --version, a folder and "
 		    "an output file");
 		goto out;

@@ -90,26 +90,6 @@ struct cmd_certs_args {
 	int mode_set;
 };
 
-static int cmd_certs_usage(const struct cmd_entry *e, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* Like cmd_usage_error, naming "certs NAME". */
-static int
-cmd_certs_usage(const struct cmd_entry *e, const char *fmt, ...)
-{
-	va_list ap;
-	char *msg;
-
-	va_start(ap, fmt);
-	msg = xvasprintf(fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "chatstack certs %s: %s\n", e->name, msg);
-	fprintf(
-	    stderr, "Run 'chatstack certs %s --help' for usage.\n", e->name);
-	free(msg);
-	return EXIT_USAGE;
-}
-
 /* Is name one of the space-separated words of allowed? */
 static int
 cmd_certs_allowed(const char *allowed, const char *name)
@@ -139,16 +119,21 @@ cmd_certs_parse(const struct cmd_entry *e, int argc, char **argv,
 	args->a.nginx.https_port = 443;
 	args->a.tls.mode = TLS_MODE_LETSENCRYPT;
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "+", cmd_certs_longopts, NULL)) !=
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:", cmd_certs_longopts, NULL)) !=
 	    -1) {
+		if (ch == ':')
+			return cmd_child_usage_error(&cmd_certs_entry, e,
+			    "option '%s' needs a value", argv[optind - 1]);
 		if (ch == '?')
-			return cmd_certs_usage(e, "unknown option");
+			return cmd_child_usage_error(&cmd_certs_entry, e,
+			    "unknown option '%s'", argv[optind - 1]);
 		for (o = cmd_certs_longopts; o->name != NULL; o++) {
 			if (o->val == ch)
 				break;
 		}
 		if (!cmd_certs_allowed(allowed, o->name))
-			return cmd_certs_usage(e,
+			return cmd_child_usage_error(&cmd_certs_entry, e,
 			    "--%s is not an option of "
 			    "this command",
 			    o->name);
@@ -169,7 +154,8 @@ cmd_certs_parse(const struct cmd_entry *e, int argc, char **argv,
 			port = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || port < 1 ||
 			    port > 65535)
-				return cmd_certs_usage(e,
+				return cmd_child_usage_error(&cmd_certs_entry,
+				    e,
 				    "--challenge-port "
 				    "takes a port "
 				    "number, not '%s'",
@@ -181,7 +167,8 @@ cmd_certs_parse(const struct cmd_entry *e, int argc, char **argv,
 			break;
 		case OPT_ADDRESS:
 			if (args->opts.naddresses == CERTS_MAX_LIST)
-				return cmd_certs_usage(e, "too many addresses");
+				return cmd_child_usage_error(
+				    &cmd_certs_entry, e, "too many addresses");
 			args->addresses[args->opts.naddresses++] = optarg;
 			break;
 		case OPT_FORCE:
@@ -201,7 +188,8 @@ cmd_certs_parse(const struct cmd_entry *e, int argc, char **argv,
 			else if (strcmp(optarg, "provided") == 0)
 				args->a.tls.mode = TLS_MODE_PROVIDED;
 			else
-				return cmd_certs_usage(e,
+				return cmd_child_usage_error(&cmd_certs_entry,
+				    e,
 				    "--mode takes "
 				    "letsencrypt, "
 				    "selfsigned or "
@@ -213,7 +201,8 @@ cmd_certs_parse(const struct cmd_entry *e, int argc, char **argv,
 			break;
 		case OPT_NAME:
 			if (args->nnames == CERTS_MAX_LIST)
-				return cmd_certs_usage(e, "too many names");
+				return cmd_child_usage_error(
+				    &cmd_certs_entry, e, "too many names");
 			args->names[args->nnames++] = optarg;
 			break;
 		case OPT_DIRECTORY:
@@ -246,8 +235,8 @@ cmd_certs_parse(const struct cmd_entry *e, int argc, char **argv,
 		}
 	}
 	if (optind != argc)
-		return cmd_certs_usage(
-		    e, "unexpected argument '%s'", argv[optind]);
+		return cmd_child_usage_error(&cmd_certs_entry, e,
+		    "unexpected argument '%s'", argv[optind]);
 	args->opts.addresses = args->addresses;
 	args->a.tls.extra_names = args->names;
 	args->a.tls.nextra_names = args->nnames;
@@ -310,7 +299,8 @@ cmd_certs_ensure_exec(int argc, char **argv)
 			return EXIT_FAILURE;
 		a = loaded;
 	} else if (!args.mode_set || args.a.hostname == NULL)
-		return cmd_certs_usage(&cmd_certs_ensure_entry,
+		return cmd_child_usage_error(&cmd_certs_entry,
+		    &cmd_certs_ensure_entry,
 		    "give --answers FILE, or --mode and --hostname");
 
 	event_step_started("tls.certificate", "TLS certificate", 1, 1);

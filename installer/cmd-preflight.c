@@ -50,7 +50,8 @@ cmd_preflight_exec(int argc, char **argv)
 	size_t i;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':
 			answers_path = optarg;
@@ -72,9 +73,12 @@ cmd_preflight_exec(int argc, char **argv)
 		case 'o':
 			opts.network = 0;
 			break;
+		case ':':
+			return cmd_usage_error(&cmd_preflight_entry,
+			    "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return cmd_usage_error(
-			    &cmd_preflight_entry, "unknown option");
+			return cmd_usage_error(&cmd_preflight_entry,
+			    "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind != argc)

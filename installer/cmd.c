@@ -48,19 +48,45 @@ cmd_wants_help(int argc, char **argv)
 	return 0;
 }
 
+/* Prints "chatstack PATH: message" and where help is; path is the command. */
+static int
+cmd_vusage_error(const char *path, const char *fmt, va_list ap)
+{
+	char *msg;
+
+	msg = xvasprintf(fmt, ap);
+	fprintf(stderr, "chatstack %s: %s\n", path, msg);
+	fprintf(stderr, "Run 'chatstack %s --help' for usage.\n", path);
+	free(msg);
+	return EXIT_USAGE;
+}
+
 int
 cmd_usage_error(const struct cmd_entry *e, const char *fmt, ...)
 {
 	va_list ap;
-	char *msg;
+	int rc;
 
 	va_start(ap, fmt);
-	msg = xvasprintf(fmt, ap);
+	rc = cmd_vusage_error(e->name, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "chatstack %s: %s\n", e->name, msg);
-	fprintf(stderr, "Run 'chatstack %s --help' for usage.\n", e->name);
-	free(msg);
-	return EXIT_USAGE;
+	return rc;
+}
+
+int
+cmd_child_usage_error(const struct cmd_entry *parent, const struct cmd_entry *e,
+    const char *fmt, ...)
+{
+	va_list ap;
+	char *path;
+	int rc;
+
+	path = xasprintf("%s %s", parent->name, e->name);
+	va_start(ap, fmt);
+	rc = cmd_vusage_error(path, fmt, ap);
+	va_end(ap);
+	free(path);
+	return rc;
 }
 
 int

@@ -50,6 +50,10 @@ int cmd_wants_help(int argc, char **argv);
 /* Prints "chatstack NAME: message" and a hint, returns EXIT_USAGE. */
 int cmd_usage_error(const struct cmd_entry *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Likewise for a subcommand: "chatstack PARENT NAME: message". */
+int cmd_child_usage_error(const struct cmd_entry *parent,
+    const struct cmd_entry *, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* For commands a later issue fills in: says so, returns EXIT_USAGE. */
 int cmd_not_available(const char *name);
 

@@ -151,23 +151,6 @@ secret_open_dir(const char *dir, char **cause)
 	return fd;
 }
 
-static int
-secret_write_all(int fd, const char *data, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, data, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Checks the secret that is already there (or was linked meanwhile). */
 static int
 secret_check_existing(int dfd, const char *dir, const char *name, char **cause)
@@ -232,7 +215,7 @@ secret_ensure(const char *dir, const char *name, size_t length, int *created,
 		goto out;
 	}
 	if (fchmod(fd, 0600) == -1 ||
-	    secret_write_all(fd, value, length + 1) == -1 || fsync(fd) == -1) {
+	    file_write_all(fd, value, length + 1) == -1 || fsync(fd) == -1) {
 		*cause = xasprintf("cannot write secret '%s' in '%s': %s", name,
 		    dir, strerror(errno));
 		goto out;
@@ -277,7 +260,7 @@ char *
 secret_read(const char *dir, const char *name, char **cause)
 {
 	char *path = NULL, *value = NULL;
-	size_t len = 0, size = 0;
+	size_t len = 0, size = 0, grown;
 	ssize_t n;
 	int fd = -1;
 
@@ -296,8 +279,9 @@ secret_read(const char *dir, const char *name, char **cause)
 		goto fail;
 	for (;;) {
 		if (size - len < 512) {
-			size = size == 0 ? 1024 : size * 2;
-			value = xrealloc(value, size);
+			grown = size == 0 ? 1024 : size * 2;
+			value = xrealloc_wipe(value, size, grown);
+			size = grown;
 		}
 		n = read(fd, value + len, size - len - 1);
 		if (n == -1 && errno == EINTR)

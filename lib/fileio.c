@@ -25,17 +25,20 @@ fsync_dir(const char *path)
 	return rc;
 }
 
-static int
-write_all(int fd, const void *data, size_t len)
+int
+file_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 	ssize_t n;
 
 	while (len > 0) {
 		n = write(fd, p, len);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0) {
+			errno = EIO;
 			return -1;
 		}
 		p += n;
@@ -111,7 +114,7 @@ atomic_write(const char *path, const void *data, size_t len,
 		    "cannot set owner of '%s': %s", tmp, strerror(errno));
 		goto out;
 	}
-	if (write_all(fd, data, len) == -1 || fsync(fd) == -1) {
+	if (file_write_all(fd, data, len) == -1 || fsync(fd) == -1) {
 		*cause =
 		    xasprintf("cannot write '%s': %s", tmp, strerror(errno));
 		goto out;
@@ -154,7 +157,7 @@ char *
 file_read(const char *path, size_t max, size_t *lenp, char **cause)
 {
 	char *data = NULL;
-	size_t len = 0, size = 0;
+	size_t len = 0, size = 0, grown;
 	ssize_t n;
 	int fd;
 
@@ -164,9 +167,11 @@ file_read(const char *path, size_t max, size_t *lenp, char **cause)
 		return NULL;
 	}
 	for (;;) {
+		/* It may be a private key: leave no copy in freed memory. */
 		if (size - len < 4096) {
-			size = size == 0 ? 8192 : size * 2;
-			data = xrealloc(data, size);
+			grown = size == 0 ? 8192 : size * 2;
+			data = xrealloc_wipe(data, size, grown);
+			size = grown;
 		}
 		n = read(fd, data + len, size - len - 1);
 		if (n == -1) {
@@ -193,6 +198,7 @@ file_read(const char *path, size_t max, size_t *lenp, char **cause)
 
 fail:
 	close(fd);
+	explicit_bzero(data, size);
 	free(data);
 	return NULL;
 }

@@ -29,12 +29,20 @@ int atomic_write(const char *path, const void *data, size_t len,
 
 /*
  * Reads a whole file, at most max bytes (0: no limit), NUL-terminated.
- * Returns an allocated buffer or NULL with *cause set.
+ * Returns an allocated buffer or NULL with *cause set. The buffers it
+ * outgrows are wiped, so a key file read with it leaves no copy behind;
+ * the caller wipes the result with explicit_bzero when it is secret.
  */
 char *file_read(const char *path, size_t max, size_t *len, char **cause);
 
 /* Creates a directory and its parents with mode (existing ones kept). */
 int mkdir_p(const char *path, mode_t mode, char **cause);
+
+/*
+ * Writes all len bytes of data to fd, again after a signal or a short
+ * write. Returns -1 with errno set on failure.
+ */
+int file_write_all(int fd, const void *data, size_t len);
 
 /* fsyncs a directory; returns -1 with errno set. */
 int fsync_dir(const char *path);

@@ -51,6 +51,20 @@ xrealloc(void *p, size_t size)
 }
 
 void *
+xrealloc_wipe(void *p, size_t oldsize, size_t size)
+{
+	void *np;
+
+	np = xmalloc(size);
+	if (p != NULL) {
+		memcpy(np, p, oldsize < size ? oldsize : size);
+		explicit_bzero(p, oldsize);
+		free(p);
+	}
+	return np;
+}
+
+void *
 xreallocarray(void *p, size_t n, size_t size)
 {
 	void *np;

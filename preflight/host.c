@@ -86,6 +86,19 @@ host_path(const struct host *h, const char *path)
 	return xasprintf("%s%s%s", h->root, path[0] == '/' ? "" : "/", path);
 }
 
+/* Opens path below the host's root as a directory, or returns NULL. */
+static DIR *
+host_opendir(const struct host *h, const char *path)
+{
+	char *full;
+	DIR *d;
+
+	full = host_path(h, path);
+	d = opendir(full);
+	free(full);
+	return d;
+}
+
 char *
 host_read(const struct host *h, const char *path, char **cause)
 {
@@ -501,10 +514,8 @@ host_match_fds(const struct host *h, const char *pidname,
 	ssize_t len;
 	DIR *d;
 
-	fddir = host_path(h, "/proc");
-	p = xasprintf("%s/%s/fd", fddir, pidname);
-	free(fddir);
-	d = opendir(p);
+	p = xasprintf("/proc/%s/fd", pidname);
+	d = host_opendir(h, p);
 	free(p);
 	if (d == NULL)
 		return 0;
@@ -545,17 +556,13 @@ host_socket_owners(const struct host *h, const uint64_t *inodes, size_t n,
 {
 	struct dirent *de;
 	size_t left = n;
-	char *proc;
 	DIR *d;
 
 	memset(pids, 0, n * sizeof *pids);
 	memset(names, 0, n * sizeof *names);
 	if (n == 0)
 		return 0;
-	proc = host_path(h, "/proc");
-	d = opendir(proc);
-	free(proc);
-	if (d == NULL)
+	if ((d = host_opendir(h, "/proc")) == NULL)
 		return -1;
 	/* One walk for every port, ended as soon as each has its holder. */
 	while (left > 0 && (de = readdir(d)) != NULL) {
@@ -572,15 +579,12 @@ static int
 host_read_processes(struct host *h)
 {
 	struct dirent *de;
-	char *proc, *comm;
+	char *comm;
 	DIR *d;
 
 	if (h->procs_read)
 		return 0;
-	proc = host_path(h, "/proc");
-	d = opendir(proc);
-	free(proc);
-	if (d == NULL)
+	if ((d = host_opendir(h, "/proc")) == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
 		if (!host_is_pid(de->d_name))

@@ -178,19 +178,24 @@ def selfsigned(chatstack, tls, *extra):
                "--hostname", HOST, "--tls-dir", tls, *extra)
 
 
+def installed(tls):
+    """The installed certificate, its DNS names and its IP addresses."""
+    cert = x509.load_pem_x509_certificate((tls / "fullchain.pem")
+                                          .read_bytes())
+    sans = cert.extensions.get_extension_for_class(
+        x509.SubjectAlternativeName).value
+    return (cert, sorted(sans.get_values_for_type(x509.DNSName)),
+            sorted(str(a) for a in sans.get_values_for_type(x509.IPAddress)))
+
+
 def test_certs_selfsigned_names_modes_and_fingerprint(chatstack, tmp_path):
     tls = tmp_path / "tls"
     r = selfsigned(chatstack, tls, "--name", "www.example.com",
                    "--address", "192.0.2.10", "--address", "2001:db8::1")
     assert r.returncode == 0, r.stdout + r.stderr
-    chain = x509.load_pem_x509_certificate((tls / "fullchain.pem")
-                                           .read_bytes())
-    sans = chain.extensions.get_extension_for_class(
-        x509.SubjectAlternativeName).value
-    assert sorted(sans.get_values_for_type(x509.DNSName)) == \
-        [HOST, "www.example.com"]
-    assert sorted(str(a) for a in sans.get_values_for_type(x509.IPAddress)) \
-        == ["192.0.2.10", "2001:db8::1"]
+    chain, names, addresses = installed(tls)
+    assert names == [HOST, "www.example.com"]
+    assert addresses == ["192.0.2.10", "2001:db8::1"]
     for name in ("privkey.pem", "ca.key"):
         assert os.stat(tls / name).st_mode & 0o777 == 0o600
     assert os.stat(tls / "ca.crt").st_mode & 0o777 == 0o644
@@ -240,12 +245,8 @@ def test_certs_selfsigned_new_name_keeps_the_ca(chatstack, tmp_path):
 def test_certs_selfsigned_uses_host_addresses(chatstack, tmp_path):
     tls = tmp_path / "tls"
     assert selfsigned(chatstack, tls).returncode == 0
-    chain = x509.load_pem_x509_certificate((tls / "fullchain.pem")
-                                           .read_bytes())
-    sans = chain.extensions.get_extension_for_class(
-        x509.SubjectAlternativeName).value
-    for a in sans.get_values_for_type(x509.IPAddress):
-        assert not a.is_loopback
+    for a in installed(tls)[2]:
+        assert not ipaddress.ip_address(a).is_loopback
 
 
 def test_certs_ensure_needs_mode_and_hostname(chatstack, tmp_path):
@@ -274,14 +275,9 @@ def test_certs_selfsigned_from_an_answer_file(chatstack, tmp_path):
     r = run(chatstack, "certs", "ensure", "--answers", answers,
             "--tls-dir", tls, "--address", "192.0.2.10")
     assert r.returncode == 0, r.stdout + r.stderr
-    cert = x509.load_pem_x509_certificate((tls / "fullchain.pem")
-                                          .read_bytes())
-    sans = cert.extensions.get_extension_for_class(
-        x509.SubjectAlternativeName).value
-    assert sorted(sans.get_values_for_type(x509.DNSName)) == \
-        [HOST, "www.example.com"]
-    assert [str(a) for a in sans.get_values_for_type(x509.IPAddress)] == \
-        ["192.0.2.10"]
+    _, names, addresses = installed(tls)
+    assert names == [HOST, "www.example.com"]
+    assert addresses == ["192.0.2.10"]
 
 
 def test_certs_provided_from_an_answer_file_is_refused_with_reason(
@@ -343,12 +339,7 @@ def test_certs_status_and_renew_follow_the_answers(chatstack, tmp_path):
             "--tls-dir", tls, "--address", "192.0.2.10")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "changed:" in r.stdout
-    cert = x509.load_pem_x509_certificate((tls / "fullchain.pem")
-                                          .read_bytes())
-    sans = cert.extensions.get_extension_for_class(
-        x509.SubjectAlternativeName).value
-    assert sorted(sans.get_values_for_type(x509.DNSName)) == \
-        [HOST, "www.example.com"]
+    assert installed(tls)[1] == [HOST, "www.example.com"]
     j = json.loads((tls / "renewal.json").read_text())
     assert j["ok"] is True and j["changed"] is True
 

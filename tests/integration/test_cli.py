@@ -37,6 +37,33 @@ def test_no_command_is_usage_error(chatstack):
     assert "usage: chatstack" in r.stderr
 
 
+def test_subcommand_usage_errors_name_the_command_and_the_option(chatstack):
+    cases = [
+        (["answers", "validate"], "chatstack answers validate: "
+         "takes one answer FILE"),
+        (["answers", "example", "x"], "chatstack answers example: "),
+        (["bundle", "verify", "--bogus"], "chatstack bundle verify: "
+         "unknown option '--bogus'"),
+        (["certs", "ensure", "--bogus"], "chatstack certs ensure: "
+         "unknown option '--bogus'"),
+        (["certs", "ensure", "--hostname"], "chatstack certs ensure: "
+         "option '--hostname' needs a value"),
+        (["preflight", "--bogus"], "chatstack preflight: "
+         "unknown option '--bogus'"),
+        (["preflight", "--answers"], "chatstack preflight: "
+         "option '--answers' needs a value"),
+    ]
+    for args, first in cases:
+        r = run(chatstack, *args)
+        assert r.returncode == 2, args
+        lines = r.stderr.splitlines()
+        # One sentence, then where help is; nothing from getopt itself.
+        assert lines[0].startswith(first), (args, r.stderr)
+        path = first.split(":")[0]
+        assert lines[1] == f"Run '{path} --help' for usage.", r.stderr
+        assert len(lines) == 2, r.stderr
+
+
 def test_bad_events_value_is_usage_error(chatstack):
     r = run(chatstack, "--events", "xml", "version")
     assert r.returncode == 2

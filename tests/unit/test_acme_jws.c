@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tmpdir.h"
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -30,8 +32,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	strcpy(dir + strlen(dir) - 6, "XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (tmpdir_make(dir) != 0)
 		return -1;
 	snprintf(keypath, sizeof keypath, "%s/account.key", dir);
 	return 0;
@@ -40,11 +41,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove(dir);
 }
 
 /* Decodes base64url member key of obj into b. */

@@ -20,6 +20,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <cmocka.h>
+
+#include "tmpdir.h"
 #include <openssl/evp.h>
 
 #include "bundle.h"
@@ -53,7 +55,7 @@ fx_setup(void **state)
 	char tmpl[] = "/tmp/test-bundle-XXXXXX", *cause = NULL, *pub;
 
 	fx = xcalloc(1, sizeof *fx);
-	assert_non_null(mkdtemp(tmpl));
+	assert_int_equal(tmpdir_make(tmpl), 0);
 	fx->dir = xstrdup(tmpl);
 	fx->key = xasprintf("%s/key", fx->dir);
 	fx->bundle = xasprintf("%s/b.tar.zst", fx->dir);
@@ -78,11 +80,8 @@ static int
 fx_teardown(void **state)
 {
 	struct fx *fx = *state;
-	char *cmd;
 
-	cmd = xasprintf("rm -rf '%s'", fx->dir);
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
+	assert_int_equal(tmpdir_remove(fx->dir), 0);
 	bundle_keys_free(fx->keys);
 	free(fx->dir);
 	free(fx->key);

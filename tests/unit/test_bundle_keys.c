@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "bundle.h"
 #include "xmalloc.h"
 
@@ -20,17 +22,14 @@ tmpdir(void)
 {
 	char tmpl[] = "/tmp/test-bundle-keys-XXXXXX";
 
-	assert_non_null(mkdtemp(tmpl));
+	assert_int_equal(tmpdir_make(tmpl), 0);
 	return xstrdup(tmpl);
 }
 
 static void
 rmdir_all(char *dir)
 {
-	char *cmd = xasprintf("rm -rf '%s'", dir);
-
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
+	assert_int_equal(tmpdir_remove(dir), 0);
 	free(dir);
 }
 

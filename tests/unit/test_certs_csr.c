@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "tmpdir.h"
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -24,27 +26,20 @@ static int
 setup(void **state)
 {
 	(void)state;
-	strcpy(dir + strlen(dir) - 6, "XXXXXX");
-	return mkdtemp(dir) == NULL ? -1 : 0;
+	return tmpdir_make(dir);
 }
 
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove(dir);
 }
 
 static char *
 in_dir(const char *name)
 {
-	static char path[256];
-
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	return path;
+	return tmpdir_path(dir, name);
 }
 
 static X509_REQ *

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "../../certs/certs.h"
 #include "../../installer/answers.h"
 #include "xmalloc.h"
@@ -24,8 +26,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	strcpy(dir + strlen(dir) - 6, "XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (tmpdir_make(dir) != 0)
 		return -1;
 	snprintf(tls, sizeof tls, "%s/tls", dir);
 	return 0;
@@ -34,11 +35,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove(dir);
 }
 
 static struct answers *

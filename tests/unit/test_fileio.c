@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "fileio.h"
 
 static char dir[] = "/tmp/chatstack-test-fileio-XXXXXX";
@@ -19,27 +21,20 @@ static int
 setup(void **state)
 {
 	(void)state;
-	strcpy(dir + strlen(dir) - 6, "XXXXXX");
-	return mkdtemp(dir) == NULL ? -1 : 0;
+	return tmpdir_make(dir);
 }
 
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove(dir);
 }
 
 static char *
 path_in_dir(const char *name)
 {
-	static char path[256];
-
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	return path;
+	return tmpdir_path(dir, name);
 }
 
 static void
@@ -145,6 +140,32 @@ test_file_read_refuses_oversize(void **state)
 	free(cause);
 }
 
+/* Larger than the first buffer, so it grows (and wipes) a few times. */
+static void
+test_file_read_large_file_comes_back_whole(void **state)
+{
+	struct atomic_opts o = ATOMIC_OPTS(0600);
+	char *cause = NULL, *data, *back;
+	size_t i, len = 100 * 1000, got;
+	int changed;
+
+	(void)state;
+	data = malloc(len);
+	assert_non_null(data);
+	for (i = 0; i < len; i++)
+		data[i] = (char)('a' + i % 26);
+	assert_int_equal(
+	    atomic_write(path_in_dir("big"), data, len, &o, &changed, &cause),
+	    0);
+	back = file_read(path_in_dir("big"), 0, &got, &cause);
+	assert_non_null(back);
+	assert_int_equal(got, len);
+	assert_memory_equal(back, data, len);
+	assert_int_equal(back[len], '\0');
+	free(back);
+	free(data);
+}
+
 static void
 test_mkdir_p_makes_parents(void **state)
 {
@@ -166,6 +187,7 @@ main(void)
 	    cmocka_unit_test(test_atomic_write_unchanged_file_is_not_rewritten),
 	    cmocka_unit_test(test_atomic_write_failure_keeps_old_file),
 	    cmocka_unit_test(test_file_read_refuses_oversize),
+	    cmocka_unit_test(test_file_read_large_file_comes_back_whole),
 	    cmocka_unit_test(test_mkdir_p_makes_parents),
 	};
 

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "../../installer/secrets.h"
 #include "fileio.h"
 
@@ -22,7 +24,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	if (mkdtemp(top) == NULL)
+	if (tmpdir_make(top) != 0)
 		return -1;
 	/* Below a parent that does not exist yet, as on a fresh host. */
 	snprintf(dir, sizeof dir, "%s/etc/chatstack/secrets", top);
@@ -32,20 +34,14 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove(top);
 }
 
 static char *
 in_dir(const char *name)
 {
-	static char path[400];
-
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	return path;
+	return tmpdir_path(dir, name);
 }
 
 static void
