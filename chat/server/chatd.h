@@ -65,6 +65,8 @@ extern int shutting_down;
 /* store.c: operations, run on a worker thread. */
 void store_init(void);
 void store_run(struct op *);
+/* Authenticated WebSocket sends from several sockets, one transaction. */
+void store_send_batch(struct op **, size_t);
 void op_free(struct op *);
 void token_hash(const char *token, char out[65]);
 
