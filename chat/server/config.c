@@ -36,7 +36,7 @@ static const struct centry {
     I(listen_port, 1, 65535),
     S(instance_id),
     I(workers, 1, 64),
-    I(send_batch_max, 1, 1024),
+    I(send_batch_max, 1, 64),
     I(send_batch_workers, 1, 64),
     S(log_level),
     S(db_host),

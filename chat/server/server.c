@@ -238,6 +238,7 @@ struct batch {
 	uv_work_t work;
 	struct op **ops;
 	size_t n;
+	int result; /* store_send_batch's */
 };
 static struct op **sendq;
 static size_t nsendq, sendq_size;
@@ -250,7 +251,7 @@ batch_work(uv_work_t *w)
 {
 	struct batch *b = w->data;
 
-	store_send_batch(b->ops, b->n);
+	b->result = store_send_batch(b->ops, b->n);
 }
 
 static void
@@ -261,6 +262,11 @@ batch_after(uv_work_t *w, int status)
 
 	(void)status;
 	nbatches--;
+	if (b->result > 0) {
+		metrics.send_batches++;
+		metrics.send_batched += b->n;
+	} else if (b->result < 0)
+		metrics.send_batch_retries++;
 	for (i = 0; i < b->n; i++)
 		b->ops[i]->done(b->ops[i]);
 	free(b->ops);

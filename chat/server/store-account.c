@@ -27,6 +27,7 @@ store_init(void)
 		(unsigned long long)cfg.argon2_ops,
 		(size_t)cfg.argon2_mem_kib * 1024) == 0)
 		dummy_hash = xstrdup(hash);
+	send_sql_init();
 }
 
 static const char SQL_SESSION_ADD[] = "INSERT INTO sessions (token_hash, "

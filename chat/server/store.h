@@ -16,6 +16,9 @@ struct op;
 #define KIND_DIRECT 1
 #define KIND_GROUP 2
 
+/* The most sends one transaction takes (send_batch_max's ceiling). */
+#define BATCH_MAX 64
+
 struct idlist {
 	int64_t *v;
 	size_t n;
@@ -72,6 +75,7 @@ void op_group_add(struct db *, struct op *);
 void op_group_remove(struct db *, struct op *);
 
 /* store-msg.c */
+void send_sql_init(void);
 int64_t direct_peer(const char *key, int64_t me);
 void op_conversations(struct db *, struct op *);
 void op_direct(struct db *, struct op *);
