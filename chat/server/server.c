@@ -243,6 +243,7 @@ struct batch {
 static struct op **sendq;
 static size_t nsendq, sendq_size;
 static int nbatches;
+static int batch_holding; /* completing a batch: queue, do not start */
 
 static void batch_kick(void);
 
@@ -267,8 +268,14 @@ batch_after(uv_work_t *w, int status)
 		metrics.send_batched += b->n;
 	} else if (b->result < 0)
 		metrics.send_batch_retries++;
+	/*
+	 * Each reply may queue that socket's next send; hold them until all
+	 * are in, so they leave together rather than the first one alone.
+	 */
+	batch_holding = 1;
 	for (i = 0; i < b->n; i++)
 		b->ops[i]->done(b->ops[i]);
+	batch_holding = 0;
 	free(b->ops);
 	free(b);
 	batch_kick();
@@ -317,7 +324,8 @@ op_queue(struct op *op, void (*done)(struct op *))
 			sendq = xreallocarray(sendq, sendq_size, sizeof *sendq);
 		}
 		sendq[nsendq++] = op;
-		batch_kick();
+		if (!batch_holding)
+			batch_kick();
 		return;
 	}
 	if (uv_queue_work(loop, &op->work, op_work, op_after) != 0)
