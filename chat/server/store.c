@@ -5,7 +5,8 @@
  * to route. MariaDB is the truth: sequences are allocated in the insert's
  * transaction. This file holds the helpers shared by the operations, the
  * operation table and the dispatcher; the operations themselves live in
- * store-account.c, store-friend.c, store-group.c and store-msg.c.
+ * store-account.c, store-friend.c, store-group.c, store-msg.c and
+ * store-batch.c.
  */
 
 #include <ctype.h>

@@ -26,6 +26,14 @@ struct idlist {
 
 typedef void (*op_fn)(struct db *, struct op *);
 
+/* One send inside a transaction: its members, sequence and row. */
+struct send {
+	struct op *op;
+	int64_t cid, seq, mid, now;
+	struct idlist l;
+	int written;
+};
+
 /* store.c */
 void op_error(struct op *, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -74,9 +82,13 @@ void op_group_get(struct db *, struct op *);
 void op_group_add(struct db *, struct op *);
 void op_group_remove(struct db *, struct op *);
 
-/* store-msg.c */
+/* store-batch.c */
 void send_sql_init(void);
+
+/* store-msg.c */
 int64_t direct_peer(const char *key, int64_t me);
+/* After the commit: the send's reply and its frame for the members. */
+void send_finish(struct send *);
 void op_conversations(struct db *, struct op *);
 void op_direct(struct db *, struct op *);
 void op_history(struct db *, struct op *);
