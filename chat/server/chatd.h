@@ -65,6 +65,9 @@ extern int shutting_down;
 /* store.c: operations, run on a worker thread. */
 void store_init(void);
 void store_run(struct op *);
+/* Authenticated WebSocket sends from several sockets, one transaction;
+ * 1 when they went in together, 0 one by one, -1 after a rollback. */
+int store_send_batch(struct op **, size_t);
 void op_free(struct op *);
 void token_hash(const char *token, char out[65]);
 
@@ -106,6 +109,7 @@ int amqp_ok(void);
 struct metrics {
 	uint64_t connections, ws_authed;
 	uint64_t http_requests[6]; /* by status class 1xx..5xx */
+	uint64_t send_batches, send_batched, send_batch_retries;
 	uint64_t messages_sent, messages_duplicate, pushes, remote_in,
 	    remote_out, dropped_slow, rate_limited, errors, bad_frames;
 	uint64_t send_hist[12];

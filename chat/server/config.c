@@ -36,6 +36,8 @@ static const struct centry {
     I(listen_port, 1, 65535),
     S(instance_id),
     I(workers, 1, 64),
+    I(send_batch_max, 1, 64),
+    I(send_batch_workers, 1, 64),
     S(log_level),
     S(db_host),
     I(db_port, 1, 65535),
@@ -74,6 +76,8 @@ config_defaults(struct config *c)
 	c->listen_port = 8081;
 	c->instance_id = xstrdup("1");
 	c->workers = 8;
+	c->send_batch_max = 64;
+	c->send_batch_workers = 2;
 	c->log_level = xstrdup("info");
 	c->db_host = xstrdup("127.0.0.1");
 	c->db_port = 3306;

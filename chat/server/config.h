@@ -11,6 +11,8 @@ struct config {
 	int listen_port;
 	char *instance_id;
 	int workers;
+	int send_batch_max; /* sends committed in one transaction */
+	int send_batch_workers; /* such transactions at once */
 	char *log_level;
 
 	char *db_host;

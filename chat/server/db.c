@@ -13,7 +13,7 @@
 #include "log.h"
 #include "xmalloc.h"
 
-#define DB_CACHE 96
+#define DB_CACHE 320
 #define DB_COLS 16
 #define DB_PARAMS 16
 #define DB_STRMAX 16384
@@ -170,51 +170,81 @@ db_stmt(struct db *db, const char *sql)
 	return st;
 }
 
+static int db_result(struct db *, MYSQL_STMT *);
+
 int
 db_query(struct db *db, const char *sql, const char *types, ...)
 {
-	MYSQL_BIND params[DB_PARAMS];
-	long long ints[DB_PARAMS];
-	MYSQL_RES *meta;
-	MYSQL_FIELD *fields;
-	MYSQL_STMT *st;
+	int64_t ints[DB_PARAMS];
+	const char *strs[DB_PARAMS];
 	va_list ap;
 	size_t n = strlen(types), i;
-	const char *s;
+
+	if (n > DB_PARAMS)
+		return -1;
+	va_start(ap, types);
+	for (i = 0; i < n; i++) {
+		strs[i] = NULL;
+		ints[i] = 0;
+		if (types[i] == 'i')
+			ints[i] = va_arg(ap, int64_t);
+		else if (types[i] == 's')
+			strs[i] = va_arg(ap, const char *);
+	}
+	va_end(ap);
+	return db_query_array(db, sql, types, ints, strs);
+}
+
+int
+db_query_array(struct db *db, const char *sql, const char *types,
+    const int64_t *ints, const char *const *strs)
+{
+	MYSQL_BIND *params = NULL;
+	MYSQL_STMT *st;
+	size_t n = strlen(types), i;
+	int rc = -1;
 
 	if (db->cur != NULL)
 		db_done(db);
 	db->last_errno = 0;
-	if (n > DB_PARAMS || (st = db_stmt(db, sql)) == NULL)
+	if ((st = db_stmt(db, sql)) == NULL)
 		return -1;
-
-	memset(params, 0, sizeof params);
-	va_start(ap, types);
+	if (n > 0)
+		params = xcalloc(n, sizeof *params);
 	for (i = 0; i < n; i++) {
 		switch (types[i]) {
 		case 'i':
-			ints[i] = va_arg(ap, int64_t);
 			params[i].buffer_type = MYSQL_TYPE_LONGLONG;
-			params[i].buffer = &ints[i];
+			params[i].buffer = (void *)&ints[i];
 			break;
 		case 's':
-			s = va_arg(ap, const char *);
 			params[i].buffer_type = MYSQL_TYPE_STRING;
-			params[i].buffer = (void *)s;
-			params[i].buffer_length = strlen(s);
+			params[i].buffer = (void *)strs[i];
+			params[i].buffer_length = strlen(strs[i]);
 			break;
 		default:
 			params[i].buffer_type = MYSQL_TYPE_NULL;
 			break;
 		}
 	}
-	va_end(ap);
-
 	if ((n > 0 && mysql_stmt_bind_param(st, params) != 0) ||
 	    mysql_stmt_execute(st) != 0) {
 		db_note_error(db, mysql_stmt_errno(st), mysql_stmt_error(st));
-		return -1;
+		goto out;
 	}
+	rc = db_result(db, st);
+out:
+	free(params);
+	return rc;
+}
+
+static int
+db_result(struct db *db, MYSQL_STMT *st)
+{
+	MYSQL_RES *meta;
+	MYSQL_FIELD *fields;
+	size_t i;
+
 	db->cur = st;
 	db->ncols = 0;
 	if ((meta = mysql_stmt_result_metadata(st)) == NULL)

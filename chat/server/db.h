@@ -23,6 +23,10 @@ void db_reset(void);
 int db_ping(void);
 
 int db_query(struct db *, const char *sql, const char *types, ...);
+/* The same with parameters in arrays: position i of types reads ints[i]
+ * ('i') or strs[i] ('s'); for statements whose length varies. */
+int db_query_array(struct db *, const char *sql, const char *types,
+    const int64_t *ints, const char *const *strs);
 int db_next(struct db *);
 int64_t db_int(struct db *, int col);
 const char *db_str(struct db *, int col);

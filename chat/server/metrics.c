@@ -75,6 +75,14 @@ metrics_render(size_t *len)
 	counter(&b, "chatd_messages_duplicate_total",
 	    "sends answered from an earlier client_msg_id",
 	    metrics.messages_duplicate, "counter");
+	counter(&b, "chatd_send_batches_total",
+	    "transactions that committed several sends together",
+	    metrics.send_batches, "counter");
+	counter(&b, "chatd_send_batched_total", "sends in those transactions",
+	    metrics.send_batched, "counter");
+	counter(&b, "chatd_send_batch_retries_total",
+	    "batches rolled back and run one send at a time",
+	    metrics.send_batch_retries, "counter");
 	counter(&b, "chatd_pushes_total", "frames queued to local sockets",
 	    metrics.pushes, "counter");
 	counter(&b, "chatd_remote_out_total",

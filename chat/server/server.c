@@ -218,6 +218,98 @@ op_after(uv_work_t *w, int status)
 	op->done(op);
 }
 
+static void
+op_unqueued(struct op *op)
+{
+	op->status = 503;
+	op->ecode = "unavailable";
+	op->emsg = xstrdup("cannot queue the operation");
+	op->done(op);
+}
+
+/*
+ * WebSocket sends wait here while send_batch_workers batches are in the
+ * pool; each batch takes up to send_batch_max of them into one
+ * transaction. Under load the queue fills while the batches commit, so
+ * the busier chatd is, the more sends share a commit; when idle a send
+ * leaves at once in a batch of one.
+ */
+struct batch {
+	uv_work_t work;
+	struct op **ops;
+	size_t n;
+	int result; /* store_send_batch's */
+};
+static struct op **sendq;
+static size_t nsendq, sendq_size;
+static int nbatches;
+static int batch_holding; /* completing a batch: queue, do not start */
+
+static void batch_kick(void);
+
+static void
+batch_work(uv_work_t *w)
+{
+	struct batch *b = w->data;
+
+	b->result = store_send_batch(b->ops, b->n);
+}
+
+static void
+batch_after(uv_work_t *w, int status)
+{
+	struct batch *b = w->data;
+	size_t i;
+
+	(void)status;
+	nbatches--;
+	if (b->result > 0) {
+		metrics.send_batches++;
+		metrics.send_batched += b->n;
+	} else if (b->result < 0)
+		metrics.send_batch_retries++;
+	/*
+	 * Each reply may queue that socket's next send; hold them until all
+	 * are in, so they leave together rather than the first one alone.
+	 */
+	batch_holding = 1;
+	for (i = 0; i < b->n; i++)
+		b->ops[i]->done(b->ops[i]);
+	batch_holding = 0;
+	free(b->ops);
+	free(b);
+	batch_kick();
+}
+
+static void
+batch_kick(void)
+{
+	struct batch *b;
+	size_t i, n;
+
+	while (nsendq > 0 && nbatches < cfg.send_batch_workers) {
+		n = nsendq < (size_t)cfg.send_batch_max
+		    ? nsendq
+		    : (size_t)cfg.send_batch_max;
+		b = xcalloc(1, sizeof *b);
+		b->ops = xreallocarray(NULL, n, sizeof *b->ops);
+		memcpy(b->ops, sendq, n * sizeof *b->ops);
+		b->n = n;
+		nsendq -= n;
+		memmove(sendq, sendq + n, nsendq * sizeof *sendq);
+		b->work.data = b;
+		nbatches++;
+		if (uv_queue_work(loop, &b->work, batch_work, batch_after) !=
+		    0) {
+			nbatches--;
+			for (i = 0; i < n; i++)
+				op_unqueued(b->ops[i]);
+			free(b->ops);
+			free(b);
+		}
+	}
+}
+
 void
 op_queue(struct op *op, void (*done)(struct op *))
 {
@@ -226,12 +318,18 @@ op_queue(struct op *op, void (*done)(struct op *))
 	op->work.data = op;
 	if (op->client != NULL)
 		op->client->refs++;
-	if (uv_queue_work(loop, &op->work, op_work, op_after) != 0) {
-		op->status = 503;
-		op->ecode = "unavailable";
-		op->emsg = xstrdup("cannot queue the operation");
-		done(op);
+	if (op->id == OP_SEND && op->from_ws && op->uid != 0) {
+		if (nsendq == sendq_size) {
+			sendq_size = sendq_size == 0 ? 64 : sendq_size * 2;
+			sendq = xreallocarray(sendq, sendq_size, sizeof *sendq);
+		}
+		sendq[nsendq++] = op;
+		if (!batch_holding)
+			batch_kick();
+		return;
 	}
+	if (uv_queue_work(loop, &op->work, op_work, op_after) != 0)
+		op_unqueued(op);
 }
 
 /* Routes an operation's deliveries and drops the client reference. */

@@ -1,7 +1,8 @@
 """Real MariaDB, Redis and RabbitMQ for the chatd tests, plus chatd
 instances and a tiny RFC 6455 client (standard library only).
 
-Everything listens on 127.0.0.1 in ports 20000-20999 and keeps its data
+Everything listens on 127.0.0.1 in ports 20000-20999 (CHATD_TEST_PORT_BASE
+moves the block, e.g. 26000 for 26000-26999) and keeps its data
 in one temporary directory; the services start once per test session
 (the first test that asks) and stop when the interpreter exits.
 """
@@ -29,12 +30,18 @@ BUILD = pathlib.Path(os.environ.get("BUILD", TOP / "build"))
 CHATD = BUILD / "chatd"
 
 HOST = "127.0.0.1"
-MARIADB_PORT = 20306
-REDIS_PORT = 20379
-AMQP_PORT = 20672
-EPMD_PORT = 20369
-DIST_PORT = 20670
-CHATD_PORTS = range(20081, 20099)
+PORT_BASE = int(os.environ.get("CHATD_TEST_PORT_BASE", "20000"))
+MARIADB_PORT = PORT_BASE + 306
+REDIS_PORT = PORT_BASE + 379
+AMQP_PORT = PORT_BASE + 672
+EPMD_PORT = PORT_BASE + 369
+DIST_PORT = PORT_BASE + 670
+CHATD_PORTS = range(PORT_BASE + 81, PORT_BASE + 99)
+
+
+def port(n):
+    """Port n of the default 20000 block, moved with the base."""
+    return PORT_BASE + n - 20000
 
 MARIADBD = "/usr/sbin/mariadbd"
 INSTALL_DB = "/usr/bin/mariadb-install-db"
@@ -107,7 +114,8 @@ class Services:
              f"--bind-address={HOST}", "--user=root",
              f"--pid-file={self.dir}/mariadb.pid",
              "--innodb-buffer-pool-size=64M", "--skip-log-bin",
-             "--innodb-flush-log-at-trx-commit=2",
+             # As the installer sets it: every commit reaches the disk.
+             "--innodb-flush-log-at-trx-commit=1",
              f"--log-error={self.dir}/mariadb-error.log"],
             stdout=self.log("mariadb"), stderr=subprocess.STDOUT)
 
@@ -516,11 +524,11 @@ def instance(key, port, **overrides):
 
 
 def shared_chatd():
-    return instance("1", 20081)
+    return instance("1", port(20081))
 
 
 def limited_chatd():
     """An instance with small limits for the rate-limit tests."""
-    return instance("lim", 20089, register_rate=2, login_rate=3,
+    return instance("lim", port(20089), register_rate=2, login_rate=3,
                     send_rate=2, send_burst=3, send_queue_max=8,
                     max_frame_bytes=4096, max_body_bytes=4096)

@@ -17,8 +17,8 @@ def of_type(kind):
 @pytest.fixture(scope="module")
 def pair_of_instances():
     svc = chatd_env.services()
-    two = Chatd(svc, 2, 20082).start()
-    three = Chatd(svc, 3, 20083).start()
+    two = Chatd(svc, 2, chatd_env.port(20082)).start()
+    three = Chatd(svc, 3, chatd_env.port(20083)).start()
     yield two, three
     two.kill()
     three.kill()
@@ -178,7 +178,7 @@ def test_chatd_cluster_logout_closes_sockets_on_other_instances(
 
 def test_chatd_cluster_sigterm_closes_sockets_and_exits_cleanly():
     svc = chatd_env.services()
-    four = Chatd(svc, 4, 20084).start()
+    four = Chatd(svc, 4, chatd_env.port(20084)).start()
     try:
         _, token = register(four)
         w = four.ws(token)
@@ -193,7 +193,7 @@ def test_chatd_cluster_sigterm_closes_sockets_and_exits_cleanly():
 def test_chatd_cluster_migrations_are_recorded_once():
     svc = chatd_env.services()
     chatd_env.shared_chatd()
-    five = Chatd(svc, 5, 20085).start()
+    five = Chatd(svc, 5, chatd_env.port(20085)).start()
     five.stop()
     out = svc.sql("SELECT version FROM schema_migrations")
     assert out.split() == ["1"]
@@ -204,7 +204,7 @@ def test_chatd_cluster_config_errors_name_the_line(tmp_path):
     if not chatd_env.CHATD.exists():
         pytest.skip("chatd is not built")
     conf = tmp_path / "bad.conf"
-    conf.write_text("listen_port = 20090\nno_such_key = 1\n")
+    conf.write_text(f"listen_port = {chatd_env.port(20090)}\nno_such_key = 1\n")
     r = subprocess.run([str(chatd_env.CHATD), "-t", "-c", str(conf)],
                        capture_output=True, text=True)
     assert r.returncode == 1
@@ -213,7 +213,7 @@ def test_chatd_cluster_config_errors_name_the_line(tmp_path):
     r = subprocess.run([str(chatd_env.CHATD), "-t", "-c", str(conf)],
                        capture_output=True, text=True)
     assert "bad.conf:1: 'listen_port' must be an integer" in r.stderr
-    conf.write_text("# fine\nlisten_port = 20090\n")
+    conf.write_text(f"# fine\nlisten_port = {chatd_env.port(20090)}\n")
     r = subprocess.run([str(chatd_env.CHATD), "-t", "-c", str(conf)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

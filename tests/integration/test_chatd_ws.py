@@ -352,3 +352,70 @@ def test_chatd_ws_unauthenticated_socket_times_out(chatd):
         while True:
             w.recv_json(timeout=20)
     assert time.monotonic() - start < 20
+
+
+def test_chatd_ws_batched_sends_stay_exact_with_duplicates_and_refusals():
+    # One batch at a time, at most 8 sends in it: sends from many sockets
+    # pile up and share transactions. A client id reused from another
+    # socket of the same user and a send to a foreign conversation sit in
+    # the same batches; neither may cost the others their message, a gap
+    # in a sequence, or a second copy. A former friend's sends are
+    # refused in the same batches.
+    chatd = chatd_env.instance("batch", chatd_env.port(20091),
+                               send_batch_workers=1, send_batch_max=8)
+    pairs = [pair(chatd) for _ in range(3)]
+    socks = []  # (socket, conversation, client id prefix)
+    for k, (a, ta, b, tb, conv) in enumerate(pairs):
+        socks += [(chatd.ws(ta), conv, f"a{k}"), (chatd.ws(ta), conv, f"a{k}"),
+                  (chatd.ws(tb), conv, f"b{k}")]
+    stranger = chatd.ws(register(chatd)[1])
+    ex_a, ex_ta, ex_b, ex_tb, ex_conv = pair(chatd)
+    assert chatd.api("DELETE", f"/friends/{ex_b['id']}", token=ex_ta)[0] == 200
+    ex_friend = chatd.ws(ex_ta)
+    n = 15
+    for i in range(n):
+        for j, (w, conv, prefix) in enumerate(socks):
+            # The two sockets of user a reuse each other's client ids
+            # every fifth round (a batch with one rolls back whole).
+            reuse = prefix.startswith("a") and i % 5 == 0
+            cid = f"{prefix}-{i}" if reuse else f"{prefix}-{j}-{i}"
+            w.send_json({"type": "send", "conversation_id": conv,
+                         "client_msg_id": cid, "body": f"{j}/{i}"})
+        stranger.send_json({"type": "send", "conversation_id": pairs[0][4],
+                            "client_msg_id": f"x-{i}", "body": "no"})
+        ex_friend.send_json({"type": "send", "conversation_id": ex_conv,
+                             "client_msg_id": f"e-{i}", "body": "no"})
+    acks = {}
+    for j, (w, conv, prefix) in enumerate(socks):
+        got = []
+        while len(got) < n:
+            f = w.recv_json()
+            if f["type"] == "ack":
+                got.append(f)
+            assert f["type"] != "error", f
+        acks[j] = got
+        w.close()
+    errors = [stranger.recv_until(of_type("error"))[-1] for _ in range(n)]
+    assert {e["code"] for e in errors} == {"not_found"}
+    stranger.close()
+    errors = [ex_friend.recv_until(of_type("error"))[-1] for _ in range(n)]
+    assert {e["code"] for e in errors} == {"forbidden"}
+    ex_friend.close()
+    for k, (a, ta, b, tb, conv) in enumerate(pairs):
+        mine = [f for j in range(3 * k, 3 * k + 3) for f in acks[j]]
+        fresh = [f for f in mine if not f["duplicate"]]
+        # b's n, a's two sockets' 2n less the reused ids (stored once).
+        stored = n + sum(1 if i % 5 == 0 else 2 for i in range(n))
+        assert sorted(f["seq"] for f in fresh) == list(range(1, stored + 1))
+        by_id = {}
+        for f in mine:
+            by_id.setdefault(f["client_msg_id"], set()).add(f["message_id"])
+        assert all(len(ids) == 1 for ids in by_id.values())
+        status, body = chatd.api(
+            "GET", f"/conversations/{conv}/messages?limit=200", token=tb)
+        assert status == 200 and len(body["messages"]) == stored
+    # The sends did share transactions (so the above tested batches).
+    _, text = chatd.request("GET", "/metrics")
+    counts = dict(line.split() for line in text.splitlines()
+                  if line.startswith("chatd_send_batch"))
+    assert int(counts["chatd_send_batched_total"]) > 0, text

@@ -80,6 +80,29 @@ test_chatd_config_errors_name_file_and_line(void **state)
 	}
 }
 
+static void
+test_chatd_config_send_batch_is_bounded_by_the_batch_ceiling(void **state)
+{
+	struct config c;
+	char *cause = NULL;
+
+	(void)state;
+	config_defaults(&c);
+	assert_true(c.send_batch_max >= 1 && c.send_batch_max <= 64);
+	assert_true(c.send_batch_workers >= 1);
+	assert_int_equal(
+	    config_parse(&c, "t.conf",
+		"send_batch_max = 1\nsend_batch_workers = 3\n", &cause),
+	    0);
+	assert_int_equal(c.send_batch_max, 1);
+	assert_int_equal(c.send_batch_workers, 3);
+	assert_int_equal(
+	    config_parse(&c, "t.conf", "send_batch_max = 65\n", &cause), -1);
+	assert_non_null(strstr(cause, "from 1 to 64"));
+	free(cause);
+	config_free(&c);
+}
+
 int
 main(void)
 {
@@ -87,6 +110,8 @@ main(void)
 	    cmocka_unit_test(test_chatd_config_defaults_are_private_and_sane),
 	    cmocka_unit_test(test_chatd_config_parses_keys_comments_and_spaces),
 	    cmocka_unit_test(test_chatd_config_errors_name_file_and_line),
+	    cmocka_unit_test(
+		test_chatd_config_send_batch_is_bounded_by_the_batch_ceiling),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
