@@ -57,10 +57,6 @@ def test_install_only_nginx_faces_the_network(stack):
                 wild.append(line)
         else:
             assert addr in ("127.0.0.1", "[::1]"), line
-    if wild and all('"chatd"' in w for w in wild):
-        pytest.xfail("chatd binds every address despite listen_address "
-                     "(docs/known-issues.md); its unit's IPAddressDeny "
-                     "keeps other hosts out")
     assert not wild, wild
 
 
