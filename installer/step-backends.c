@@ -385,11 +385,7 @@ gate_redis(struct engine *e, struct step_gate *g, char **cause)
 	(void)g;
 	if ((pw = step_secret(e, SECRET_REDIS, cause)) == NULL)
 		return -1;
-	/*
-	 * XXX chatd authenticates with a password only (the default user),
-	 * so the default user keeps a generated password, not "off".
-	 */
-	rc = probe_redis(step_bind(e), port, "default", pw, cause);
+	rc = probe_redis(step_bind(e), port, "chatd", pw, cause);
 	step_secret_free(pw);
 	if (rc == 0)
 		rc = probe_redis_noauth(step_bind(e), port, cause);

@@ -46,6 +46,7 @@ static const struct centry {
     S(db_password_file),
     S(redis_host),
     I(redis_port, 1, 65535),
+    S(redis_user),
     S(redis_password_file),
     S(amqp_host),
     I(amqp_port, 1, 65535),

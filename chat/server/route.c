@@ -130,8 +130,14 @@ route_connect(void)
 	redisLibuvAttach(rac, loop);
 	redisAsyncSetConnectCallback(rac, connect_cb);
 	redisAsyncSetDisconnectCallback(rac, disconnect_cb);
-	if (redis_password != NULL && *redis_password != '\0')
-		redisAsyncCommand(rac, NULL, NULL, "AUTH %s", redis_password);
+	if (redis_password != NULL && *redis_password != '\0') {
+		if (cfg.redis_user != NULL && *cfg.redis_user != '\0')
+			redisAsyncCommand(rac, NULL, NULL, "AUTH %s %s",
+			    cfg.redis_user, redis_password);
+		else
+			redisAsyncCommand(rac, NULL, NULL, "AUTH %s",
+			    redis_password);
+	}
 }
 
 int
@@ -155,7 +161,11 @@ redis_sync_connect(void)
 	}
 	redisSetTimeout(rc, tv);
 	if (redis_password != NULL && *redis_password != '\0') {
-		r = redisCommand(rc, "AUTH %s", redis_password);
+		if (cfg.redis_user != NULL && *cfg.redis_user != '\0')
+			r = redisCommand(rc, "AUTH %s %s", cfg.redis_user,
+			    redis_password);
+		else
+			r = redisCommand(rc, "AUTH %s", redis_password);
 		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
 			if (r != NULL)
 				freeReplyObject(r);

@@ -71,6 +71,15 @@ def test_install_backends_are_locked_down(stack):
     r = stack.run("bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/6379; "
                   "printf 'PING\\r\\n' >&3; head -c 7 <&3")
     assert r.stdout.startswith("-NOAUTH"), r.stdout
+    # The default user is off: even the right password does not open it,
+    # while chatd's own ACL user gets in (printf is a builtin: no argv).
+    auth = ("exec 3<>/dev/tcp/127.0.0.1/6379; printf 'AUTH %s %s\\r\\n' "
+            "{user} \"$(cat /etc/chatstack/secrets/redis-chatd)\" >&3; "
+            "head -c 5 <&3")
+    r = stack.run("bash", "-c", auth.format(user="default"))
+    assert r.stdout.startswith("-"), r.stdout
+    r = stack.run("bash", "-c", auth.format(user="chatd"))
+    assert r.stdout.startswith("+OK"), r.stdout
     r = stack.run("stat", "-c", "%a", "/var/lib/rabbitmq/.erlang.cookie")
     assert r.stdout.strip() == "400"
     for s in SECRETS:
