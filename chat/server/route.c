@@ -135,8 +135,8 @@ route_connect(void)
 			redisAsyncCommand(rac, NULL, NULL, "AUTH %s %s",
 			    cfg.redis_user, redis_password);
 		else
-			redisAsyncCommand(rac, NULL, NULL, "AUTH %s",
-			    redis_password);
+			redisAsyncCommand(
+			    rac, NULL, NULL, "AUTH %s", redis_password);
 	}
 }
 
@@ -162,8 +162,8 @@ redis_sync_connect(void)
 	redisSetTimeout(rc, tv);
 	if (redis_password != NULL && *redis_password != '\0') {
 		if (cfg.redis_user != NULL && *cfg.redis_user != '\0')
-			r = redisCommand(rc, "AUTH %s %s", cfg.redis_user,
-			    redis_password);
+			r = redisCommand(
+			    rc, "AUTH %s %s", cfg.redis_user, redis_password);
 		else
 			r = redisCommand(rc, "AUTH %s", redis_password);
 		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
