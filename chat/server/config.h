@@ -23,7 +23,7 @@ struct config {
 
 	char *redis_host;
 	int redis_port;
-	char *redis_user;	/* ACL user; unset: the default user */
+	char *redis_user; /* ACL user; unset: the default user */
 	char *redis_password_file;
 
 	char *amqp_host;
