@@ -110,9 +110,24 @@ struct step_pkgs {
 	char **names;
 	size_t n;
 	int online; /* the host's own apt sources (development only) */
+	int purge; /* removal: purge configuration too */
 };
 
 static int step_pkg_installed(const char *);
+
+/* A package step's list of names, copied. */
+static struct step_pkgs *
+step_pkgs_new(const char *const *names)
+{
+	struct step_pkgs *p;
+
+	p = xcalloc(1, sizeof *p);
+	for (; *names != NULL; names++) {
+		p->names = xreallocarray(p->names, p->n + 1, sizeof *p->names);
+		p->names[p->n++] = xstrdup(*names);
+	}
+	return p;
+}
 
 /* Tells preflight which components are chatstack's own. */
 void
@@ -384,12 +399,8 @@ step_add_packages(struct engine *e, const char *const *names, int online)
 {
 	struct step_pkgs *p;
 
-	p = xcalloc(1, sizeof *p);
+	p = step_pkgs_new(names);
 	p->online = online;
-	for (; *names != NULL; names++) {
-		p->names = xreallocarray(p->names, p->n + 1, sizeof *p->names);
-		p->names[p->n++] = xstrdup(*names);
-	}
 	return engine_add(e, "packages.install",
 	    online ? "Install packages from this host's apt sources"
 		   : "Install packages",
@@ -652,7 +663,7 @@ step_pkgs_remove_check(struct engine *e, struct step *s, char **cause)
 	for (i = 0; i < p->n; i++) {
 		if (step_pkg_installed(p->names[i])) {
 			step_change(s, CHANGE_PACKAGE, p->names[i],
-			    p->online ? "purge" : "remove");
+			    p->purge ? "purge" : "remove");
 			rc = STEP_TODO;
 		}
 	}
@@ -676,7 +687,7 @@ step_pkgs_remove_apply(struct engine *e, struct step *s, char **cause)
 	argv[n++] = "-y";
 	argv[n++] = "-o";
 	argv[n++] = "Acquire::Languages=none";
-	argv[n++] = p->online ? "purge" : "remove";
+	argv[n++] = p->purge ? "purge" : "remove";
 	argv[n++] = "--autoremove";
 	for (i = 0; i < p->n && n < 62; i++) {
 		if (step_pkg_installed(p->names[i]))
@@ -710,12 +721,8 @@ step_add_packages_remove(struct engine *e, const char *const *names, int purge)
 {
 	struct step_pkgs *p;
 
-	p = xcalloc(1, sizeof *p);
-	p->online = purge;
-	for (; *names != NULL; names++) {
-		p->names = xreallocarray(p->names, p->n + 1, sizeof *p->names);
-		p->names[p->n++] = xstrdup(*names);
-	}
+	p = step_pkgs_new(names);
+	p->purge = purge;
 	return engine_add(e, "packages.remove",
 	    purge ? "Purge the packages chatstack added"
 		  : "Remove the packages chatstack added",
