@@ -2,6 +2,8 @@
  * Small protocol clients for health gates (probe.h). They speak just
  * enough of each protocol to prove a login works, over loopback or the
  * private address, with a short timeout on every socket operation.
+ * XXX they should be libcurl, hiredis and rabbitmq-c, the libraries the
+ * project chose for these protocols (docs/known-issues.md).
  */
 #include <sys/socket.h>
 #include <sys/time.h>
