@@ -12,9 +12,12 @@ systemd-nspawn (scripts/target). Every test gets its own, destroyed after.
         t = target_factory(offline=True)   # no apt source, private network
 
 Targets share the host's network namespace (unless offline): a service a
-test starts inside listens on the host's loopback, so use your port range.
+test starts inside listens on the host's loopback, so use your port range. Installs take the default ports (80, 443, 3306, ...),
+so one e2e session runs at a time on a machine: the session holds
+/run/lock/chatstack-e2e.lock and a second one waits for it.
 """
 
+import fcntl
 import os
 import pathlib
 import shutil
@@ -41,6 +44,15 @@ def target_unavailable():
 
 
 _pruned = False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def e2e_lock():
+    """Serialises e2e sessions: targets share the host's ports."""
+    os.makedirs("/run/lock", exist_ok=True)
+    with open("/run/lock/chatstack-e2e.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
 
 
 class Target:
