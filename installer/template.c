@@ -156,10 +156,58 @@ tpl_lexer_trim(struct tpl_lexer *lx, const char *text, const char *tag,
 	return p;
 }
 
+/* Whether the tag body [inner, inner + len) is the single word w. */
+static int
+tpl_tag_is(const char *inner, size_t len, const char *w)
+{
+	size_t wlen = strlen(w);
+
+	while (len > 0 && isspace((unsigned char)*inner)) {
+		inner++;
+		len--;
+	}
+	while (len > 0 && isspace((unsigned char)inner[len - 1]))
+		len--;
+	return len == wlen && memcmp(inner, w, wlen) == 0;
+}
+
+/*
+ * Finds the {% endraw %} that closes a raw block whose text starts at p;
+ * sets *close to the "%}" of that tag. Returns where the tag starts, or
+ * NULL.
+ */
+static const char *
+tpl_find_endraw(const char *p, const char **close)
+{
+	const char *q;
+
+	for (; (p = strstr(p, "{%")) != NULL; p += 2) {
+		if ((q = strstr(p + 2, "%}")) == NULL)
+			return NULL;
+		if (memchr(p + 2, '\n', (size_t)(q - p - 2)) == NULL &&
+		    tpl_tag_is(p + 2, (size_t)(q - p - 2), "endraw")) {
+			*close = q;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/* Counts the newlines in [p, end). */
+static int
+tpl_count_lines(const char *p, const char *end)
+{
+	int n = 0;
+
+	for (; p < end; p++)
+		n += *p == '\n';
+	return n;
+}
+
 /*
  * Splits text into text, {{ }} and {% %} tokens; comments are dropped.
- * XXX there is no escape for a literal "{#", "{{" or "{%": a shell
- * template cannot hold ${#var}. No configuration file needs one yet.
+ * Between {% raw %} and {% endraw %} everything is text, so a shell
+ * template can hold ${#var} or a literal "{{".
  */
 static int
 tpl_lex(struct tpl_lexer *lx, const char *text, char **cause)
@@ -220,7 +268,21 @@ tpl_lex(struct tpl_lexer *lx, const char *text, char **cause)
 			continue;
 		}
 		start = tpl_lexer_trim(lx, text, p, close + 2, &line);
-		if (kind == '%')
+		if (kind == '%' &&
+		    tpl_tag_is(inner, (size_t)(close - inner), "raw")) {
+			p = tpl_find_endraw(start, &close);
+			if (p == NULL) {
+				*cause = xasprintf("%s:%d: '{%% raw %%}' is "
+						   "never closed with "
+						   "'{%% endraw %%}'",
+				    lx->name, tag_line);
+				return -1;
+			}
+			tpl_lexer_add(
+			    lx, TPL_TOKEN_TEXT, 0, start, (size_t)(p - start));
+			line += tpl_count_lines(start, p);
+			start = tpl_lexer_trim(lx, text, p, close + 2, &line);
+		} else if (kind == '%')
 			tpl_lexer_add(lx, TPL_TOKEN_TAG, tag_line, inner,
 			    (size_t)(close - inner));
 		p = start;

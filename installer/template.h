@@ -10,6 +10,7 @@
  *       {{ loop.index }} ... {% endfor %}   over arrays
  *       (loop.index counts from 1; loop.first and loop.last are booleans)
  *   {# a comment #}
+ *   {% raw %} ... {% endraw %}      the text between, as is ("${#x}", "{{")
  *
  * A line holding only a {% %} or {# #} tag leaves no blank line behind.
  * Truthy: non-empty string, non-zero number, true, non-empty array.

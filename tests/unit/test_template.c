@@ -205,6 +205,23 @@ test_template_comments_vanish(void **state)
 }
 
 static void
+test_template_raw_blocks_keep_tags_as_text(void **state)
+{
+	(void)state;
+	expect_output("a{% raw %}{{ x }} {% if %} {#{% endraw %}b",
+	    "a{{ x }} {% if %} {#b");
+	expect_output("n=1\n{% raw %}\necho ${#list}\n{% endraw %}\n"
+		      "{{ hostname }}\n",
+	    "n=1\necho ${#list}\nchat.example.com\n");
+	expect_output("{%raw%}{% endif %}{%  endraw  %}", "{% endif %}");
+	/* Lines inside a raw block still count for later errors. */
+	expect_error("{% raw %}\n\n{% endraw %}\n{{ nope }}",
+	    "t.conf:4: unknown variable 'nope'");
+	expect_error("x\n{% raw %}{{ a }}",
+	    "t.conf:2: '{% raw %}' is never closed with '{% endraw %}'");
+}
+
+static void
 test_template_tag_alone_on_line_leaves_no_blank_line(void **state)
 {
 	(void)state;
@@ -471,6 +488,7 @@ main(void)
 	    cmocka_unit_test(test_template_for_over_list),
 	    cmocka_unit_test(test_template_nested_for_has_inner_loop),
 	    cmocka_unit_test(test_template_comments_vanish),
+	    cmocka_unit_test(test_template_raw_blocks_keep_tags_as_text),
 	    cmocka_unit_test(
 		test_template_tag_alone_on_line_leaves_no_blank_line),
 	    cmocka_unit_test(test_template_unknown_variable_names_line),
