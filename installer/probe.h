@@ -18,7 +18,8 @@
  * Each returns 0 when the service answered as it should, or -1 with
  * *cause (allocated, the caller frees it) saying what it answered
  * instead, or that nothing answered. Passwords are read by the caller
- * and wiped after; they go only to the client library.
+ * and wiped after; they go only to the client library. hiredis writes
+ * with write(2): the program ignores SIGPIPE (main.c does).
  */
 
 /*
