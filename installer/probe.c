@@ -98,7 +98,7 @@ probe_connect_error(const char *host, int port)
 	return strerror(error);
 }
 
-static int
+static void
 probe_redis_fail(redisContext *c, const char *host, int port, const char *doing,
     char **cause)
 {
@@ -113,7 +113,6 @@ probe_redis_fail(redisContext *c, const char *host, int port, const char *doing,
 	else
 		*cause = xasprintf("redis on %s port %d failed %s: %s", host,
 		    port, doing, c->errstr);
-	return -1;
 }
 
 static redisContext *
@@ -240,16 +239,16 @@ static char *
 probe_amqp_cause(amqp_rpc_reply_t r, const char *host, int port,
     const char *vhost, const char *user)
 {
-	amqp_connection_close_t *close;
+	amqp_connection_close_t *conclose;
 	amqp_channel_close_t *chclose;
 	char *q, *s;
 
 	switch (r.reply_type) {
 	case AMQP_RESPONSE_SERVER_EXCEPTION:
 		if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
-			close = r.reply.decoded;
-			q = probe_quote(
-			    close->reply_text.bytes, close->reply_text.len);
+			conclose = r.reply.decoded;
+			q = probe_quote(conclose->reply_text.bytes,
+			    conclose->reply_text.len);
 		} else if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
 			chclose = r.reply.decoded;
 			q = probe_quote(
