@@ -65,7 +65,7 @@ cmd_status_row(struct engine *e, const char *component, const char *unit,
 		health = step_probe(e, probe, instance, &cause) == 0
 		    ? "answers"
 		    : "not answering";
-	row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?}", "component",
+	row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?}", "component",
 	    component, "unit", unit, "state", active[0] ? active : "unknown",
 	    "since", since, "version", version[0] ? version : "-", "health",
 	    health, "problem", cause);

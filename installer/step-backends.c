@@ -4,8 +4,9 @@
  * least-privilege user), RabbitMQ (no guest), and a health gate after
  * every start that waits, bounded, until the service really answers.
  *
- * SQL goes to the mariadb client on standard input, never in argv, since
- * it can hold a password.
+ * The lockdown's SQL goes to the mariadb client on standard input, never
+ * in argv, since it can hold a password; the gates log in through
+ * libmariadb, hiredis, rabbitmq-c and libcurl (probe.h).
  */
 #include <sys/types.h>
 
@@ -25,6 +26,9 @@
 #include "secrets.h"
 #include "steps.h"
 #include "xmalloc.h"
+
+/* Debian's MariaDB socket, where root logs in by unix_socket. */
+#define MARIADB_SOCKET "/run/mysqld/mysqld.sock"
 
 /* What chatd may do in its own database, and nothing elsewhere. */
 #define MARIADB_GRANTS                                                         \
@@ -348,22 +352,14 @@ step_gate_free(void *arg)
 static int
 gate_mariadb(struct engine *e, struct step_gate *g, char **cause)
 {
-	char *argv[] = {"mariadb", "--defaults-extra-file=/dev/stdin", "-h",
-	    NULL, "-P", NULL, "-u", "chatd", "-N", "-B", "-e", "SELECT 1",
-	    "chat", NULL};
-	char port[16], *pw, *opts;
+	char *pw;
 	int rc;
 
 	(void)g;
 	if ((pw = step_secret(e, SECRET_MARIADB, cause)) == NULL)
 		return -1;
-	snprintf(port, sizeof port, "%d", step_port(e, "mariadb", "port"));
-	argv[3] = (char *)step_bind(e);
-	argv[5] = port;
-	opts = xasprintf("[client]\npassword=%s\n", pw);
-	rc = step_run(argv, opts, strlen(opts), 10000, NULL, cause);
-	explicit_bzero(opts, strlen(opts));
-	free(opts);
+	rc = probe_mariadb(step_bind(e), step_port(e, "mariadb", "port"),
+	    "chatd", pw, "chat", cause);
 	step_secret_free(pw);
 	return rc;
 }
@@ -373,7 +369,7 @@ gate_mariadb_root(struct engine *e, struct step_gate *g, char **cause)
 {
 	(void)e;
 	(void)g;
-	return step_sql("SELECT 1;\n", NULL, cause);
+	return probe_mariadb(MARIADB_SOCKET, 0, "root", NULL, NULL, cause);
 }
 
 static int
