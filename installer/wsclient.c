@@ -12,6 +12,7 @@
 
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "buf.h"
 #include "log.h"
@@ -41,6 +42,8 @@ struct ws {
 	struct lws *wsi;
 	enum ws_state state;
 	const char *ca_file;
+	const char *addr, *host, *path;
+	int port;
 	char *error; /* why the connection failed or ended */
 	int close_code;
 
@@ -169,6 +172,28 @@ ws_writeable(struct ws *w, struct lws *wsi)
 	return 0;
 }
 
+/* Says why the connection failed, naming a refused certificate. */
+static void
+ws_connect_error(struct ws *w, struct lws *wsi, const char *why)
+{
+	SSL *ssl = wsi != NULL ? lws_get_ssl(wsi) : NULL;
+	long v;
+
+	if (ssl != NULL && (v = SSL_get_verify_result(ssl)) != X509_V_OK) {
+		ws_fail(w, "the certificate of %s was refused (%s): %s",
+		    w->host,
+		    w->ca_file != NULL ? w->ca_file : "the system's CAs",
+		    X509_verify_cert_error_string(v));
+		return;
+	}
+	if (why != NULL && strstr(why, "not 101") != NULL) {
+		ws_fail(w, "%s did not upgrade to a WebSocket", w->path);
+		return;
+	}
+	ws_fail(w, "%s port %d: %s", w->addr, w->port,
+	    why != NULL ? why : "the connection failed");
+}
+
 static int
 ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     void *in, size_t len)
@@ -193,7 +218,7 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			lws_callback_on_writable(wsi);
 		break;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		ws_fail(w, "%s", in != NULL ? (const char *)in : "no reason");
+		ws_connect_error(w, wsi, in);
 		break;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
 		ws_received(w, wsi, in, len);
@@ -227,6 +252,9 @@ ws_expire(lws_sorted_usec_list_t *sul)
 	struct ws *w = lws_container_of(sul, struct ws, sul);
 
 	w->expired = 1;
+	/* Timers run before the poll, which would then sleep on until the
+	 * next event: wake it, so the wait ends now. */
+	lws_cancel_service(w->ctx);
 }
 
 /*
@@ -324,6 +352,10 @@ ws_connect(const char *addr, int port, const char *host, const char *ca_file,
 	w->in_tail = &w->in;
 	w->out_tail = &w->out;
 	w->ca_file = ca_file;
+	w->addr = addr;
+	w->port = port;
+	w->host = host;
+	w->path = path;
 	buf_init(&w->rx);
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, ws_lws_log);
