@@ -115,15 +115,17 @@ ws_fail(struct ws *w, const char *fmt, ...)
 static void
 ws_lws_log(int level, const char *line)
 {
-	char *esc;
+	char *trimmed, *esc;
 	size_t len = strlen(line);
 
 	(void)level;
 	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 		len--;
-	esc = str_escape(line);
-	log_debug("libwebsockets: %.*s", (int)len, esc);
+	trimmed = xasprintf("%.*s", (int)len, line);
+	esc = str_escape(trimmed);
+	log_debug("libwebsockets: %s", esc);
 	free(esc);
+	free(trimmed);
 }
 
 static void
