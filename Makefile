@@ -33,7 +33,8 @@ FUZZ_CFLAGS	 = -O1 -fsanitize=fuzzer-no-link,address,undefined \
 # one of the *_SRCS lists in its module.mk.
 COMMON_PKGS	 = jansson
 CHATSTACK_PKGS	 = $(COMMON_PKGS) yaml-0.1 libcrypto libssl libcurl \
-		   libarchive libssh2 ncursesw hiredis librabbitmq libmariadb
+		   libarchive libssh2 ncursesw hiredis librabbitmq libmariadb \
+		   libwebsockets
 CHATD_PKGS	 = $(COMMON_PKGS) libwebsockets libuv libmariadb hiredis \
 		   librabbitmq libsodium libsystemd libcrypto
 ALL_PKGS	 = $(sort $(CHATSTACK_PKGS) $(CHATD_PKGS))

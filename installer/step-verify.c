@@ -1,7 +1,8 @@
 /*
  * The end-to-end check, through nginx over HTTPS as a browser would use
  * it: two temporary users register, become friends, one sends a message
- * over the WebSocket and the other receives it; then both are deleted.
+ * over the WebSocket and the other receives it; then both delete their
+ * accounts (DELETE /api/v1/account).
  * Install runs it last; `chatstack verify` runs it alone.
  */
 #include <sys/stat.h>
@@ -213,45 +214,35 @@ e2e_socket(struct e2e *x, struct e2e_user *u, char **cause)
 	return w;
 }
 
-/* Deletes the temporary users (chatd has no API for it: SQL as root). */
+/*
+ * Deletes the temporary users through chatd's API, as a user would:
+ * the account, its sessions, the friendship and the conversation go.
+ * XXX a user whose deletion fails (chatd gone mid-check) stays: the
+ * check has no other way in, by design (no MariaDB root, no SQL).
+ */
 static void
 e2e_cleanup(struct e2e *x, struct e2e_user *u, size_t n)
 {
-	char *sql, *cause = NULL;
-	json_t *j;
+	char *cause = NULL;
+	json_t *body, *j;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		if (u[i].token == NULL)
 			continue;
-		j = e2e_call(
-		    x, "POST", "/api/v1/logout", u[i].token, NULL, 200, &cause);
+		body = json_pack("{s:s}", "password", u[i].password);
+		j = e2e_call(x, "DELETE", "/api/v1/account", u[i].token, body,
+		    200, &cause);
+		json_decref(body);
+		if (j == NULL) {
+			log_warn("could not delete the check's temporary user "
+				 "%s: %s",
+			    u[i].name, cause);
+			free(cause);
+			cause = NULL;
+		}
 		json_decref(j);
-		free(cause);
-		cause = NULL;
 	}
-	sql = xasprintf(
-	    "SET @a = (SELECT id FROM chat.users WHERE username = '%s');\n"
-	    "SET @b = (SELECT id FROM chat.users WHERE username = '%s');\n"
-	    "DELETE FROM chat.messages WHERE sender_id IN (@a, @b);\n"
-	    "DELETE FROM chat.conversations WHERE kind = 1 AND id IN "
-	    "(SELECT conversation_id FROM chat.conv_members "
-	    "WHERE user_id IN (@a, @b));\n"
-	    "DELETE FROM chat.conv_members WHERE user_id IN (@a, @b);\n"
-	    "DELETE FROM chat.friend_requests WHERE from_id IN (@a, @b) "
-	    "OR to_id IN (@a, @b);\n"
-	    "DELETE FROM chat.friendships WHERE user_id IN (@a, @b) "
-	    "OR friend_id IN (@a, @b);\n"
-	    "DELETE FROM chat.sessions WHERE user_id IN (@a, @b);\n"
-	    "DELETE FROM chat.users WHERE id IN (@a, @b);\n",
-	    u[0].name, u[1].name);
-	if (step_sql(sql, NULL, &cause) == -1) {
-		log_warn("could not delete the check's temporary users %s and "
-			 "%s: %s",
-		    u[0].name, u[1].name, cause);
-		free(cause);
-	}
-	free(sql);
 }
 
 int

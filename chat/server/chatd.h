@@ -83,6 +83,8 @@ void route_detach(struct client *);
 void route_deliver(struct delivery *, struct client *requester);
 void route_remote_in(const char *, size_t);
 void route_logout(const char *token_hash, int64_t uid);
+/* Closes every socket of a deleted account, on every instance. */
+void route_account_gone(int64_t uid);
 int route_rate_take(int64_t uid, uint64_t *retry_ms);
 int route_redis_ok(void);
 /* Thread-local synchronous Redis for the workers (rate limits, presence). */

@@ -52,6 +52,7 @@ enum op_id {
 	OP_HISTORY,
 	OP_SEND,
 	OP_READ,
+	OP_ACCOUNT_DELETE,
 	/* Internal operations, not reachable by a route. */
 	OP_AUTH,
 	OP_SYNC,

@@ -558,6 +558,7 @@ route_deliver(struct delivery *d, struct client *requester)
 }
 
 static void logout_local(const char *);
+static void gone_local(int64_t);
 
 /* A delivery from another instance: "uid,uid,...\n" then the frame. */
 void
@@ -584,6 +585,9 @@ route_remote_in(const char *data, size_t len)
 		memcpy(hash, frame + 8, 64);
 		hash[64] = '\0';
 		logout_local(hash);
+	} else if (flen == 5 && memcmp(frame, "!gone", 5) == 0) {
+		for (i = 0; i < n; i++)
+			gone_local(uids[i]);
 	} else {
 		for (i = 0; i < n; i++)
 			deliver_local(uids[i], frame, flen, NULL);
@@ -618,4 +622,26 @@ route_logout(const char *hash, int64_t uid)
 	logout_local(hash);
 	snprintf(text, sizeof text, "!logout:%s", hash);
 	remote_deliver(text, strlen(text), &uid, 1);
+}
+
+static void
+gone_local(int64_t uid)
+{
+	struct uentry *e = uentry_find(uid, 0);
+	struct client *c, *next;
+
+	if (e == NULL)
+		return;
+	/* Closing detaches the client later, on its close callback. */
+	for (c = e->clients; c != NULL; c = next) {
+		next = client_next_of_user(c);
+		client_close(c, 4001, "account deleted");
+	}
+}
+
+void
+route_account_gone(int64_t uid)
+{
+	gone_local(uid);
+	remote_deliver("!gone", 5, &uid, 1);
 }

@@ -425,6 +425,8 @@ http_done(struct op *op)
 	}
 	if (op->id == OP_LOGOUT && op->ecode == NULL)
 		route_logout(op->token_hash, op->uid);
+	if (op->id == OP_ACCOUNT_DELETE && op->ecode == NULL)
+		route_account_gone(op->uid);
 	op_finish(op);
 }
 
@@ -532,7 +534,7 @@ http_begin(struct lws *wsi, struct pss *pss, const char *path)
 		}
 	}
 
-	if (c->method == HTTP_POST &&
+	if ((c->method == HTTP_POST || c->method == HTTP_DELETE) &&
 	    lws_hdr_copy(
 		wsi, clen, sizeof clen, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
 		if (atoll(clen) > cfg.max_body_bytes) {

@@ -5,7 +5,7 @@
  * to route. MariaDB is the truth: sequences are allocated in the insert's
  * transaction. This file holds the helpers shared by the operations, the
  * operation table and the dispatcher; the operations themselves live in
- * store-account.c, store-friend.c, store-group.c, store-msg.c and
+ * store-account.c, store-delete.c, store-friend.c, store-group.c, store-msg.c and
  * store-batch.c.
  */
 
@@ -242,6 +242,7 @@ static const op_fn op_table[OP_COUNT] = {
     [OP_HISTORY] = op_history,
     [OP_SEND] = op_send,
     [OP_READ] = op_read,
+    [OP_ACCOUNT_DELETE] = op_account_delete,
     [OP_AUTH] = op_auth,
     [OP_SYNC] = op_sync,
     [OP_PRESENCE] = op_presence,

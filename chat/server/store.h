@@ -61,6 +61,9 @@ void op_user_search(struct db *, struct op *);
 void op_user_get(struct db *, struct op *);
 void op_auth(struct db *, struct op *);
 
+/* store-delete.c */
+void op_account_delete(struct db *, struct op *);
+
 /* store-friend.c */
 extern const char SQL_MEMBER_ADD[];
 int is_friend(struct db *, int64_t a, int64_t b);

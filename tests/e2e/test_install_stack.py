@@ -151,6 +151,11 @@ def test_install_status_and_verify_report_health(stack):
     assert r.returncode == 0, r.stdout
     r = stack.run(f"{REL}/bin/chatstack", "verify")
     assert r.returncode == 0, r.stdout + r.stderr
+    assert "could not delete" not in r.stdout + r.stderr
+    # The check's temporary users deleted themselves through chatd's API.
+    r = stack.run("sh", "-c", "echo \"SELECT COUNT(*) FROM chat.users WHERE "
+                  "username LIKE 'zz-check-%'\" | mariadb -N -B")
+    assert r.stdout.strip() == "0", r.stdout + r.stderr
 
 
 def test_install_uninstall_purge_leaves_nothing(stack):

@@ -35,6 +35,12 @@ test_chatd_route_matches_ids(void **state)
 	assert_int_equal(r.op, OP_CONVERSATIONS);
 	route(HTTP_POST, "/api/v1/conversations/direct", &r);
 	assert_int_equal(r.op, OP_DIRECT);
+	route(HTTP_DELETE, "/api/v1/account", &r);
+	assert_int_equal(r.op, OP_ACCOUNT_DELETE);
+	assert_true(proto_op_needs_auth(OP_ACCOUNT_DELETE));
+	route(HTTP_GET, "/api/v1/account", &r);
+	assert_int_equal(r.op, OP_NONE);
+	assert_true(r.method_mismatch);
 }
 
 static void
