@@ -66,6 +66,7 @@ static const struct plan_file {
  * are chatstack's to renew (a selfsigned server certificate lasts 397
  * days); a provided one is the operator's to replace.
  */
+/* XXX provided: nothing notices new files until install runs again. */
 static int
 plan_renews(const struct engine *e)
 {

@@ -376,6 +376,8 @@ step_add_chatstack_release(struct engine *e, const char *release)
  * The certificate nginx serves (certs/): certs_check is the check,
  * certs_ensure the apply. Before nginx runs, ACME challenges are answered
  * by certs' own responder; after, from the webroot nginx serves.
+ * XXX the end-to-end check trusts the system's CAs in letsencrypt mode:
+ * ca_file is the ACME server's root, not necessarily the issuer's.
  */
 static void
 step_tls_opts(struct engine *e, struct certs_opts *o, char **dir, char **web)
