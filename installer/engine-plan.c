@@ -160,7 +160,7 @@ plan_build(struct engine *e, const struct plan_opts *o, char **cause)
 	    e, "dirs.chatd", CHATSTACK_ETC "/chatd", 0755, "root", "root");
 	step_add_directory(e, "dirs.log", ENGINE_LOG_DIR, 0750, "root", "adm");
 	step_add_directory(
-	    e, "dirs.acme", ENGINE_STATE_DIR "/acme", 0755, "root", "root");
+	    e, "dirs.acme", CHATSTACK_ACME_WEBROOT, 0755, "root", "root");
 	step_add_secrets(e);
 	step_add_chatd_release(e, o->release);
 	step_add_chatstack_release(e, o->release);
@@ -211,6 +211,7 @@ static const struct {
     {CHATSTACK_ETC "/chatd", 1, 0},
     {CHATSTACK_PREFIX, 1, 0},
     {ENGINE_STATE_DIR "/files", 1, 0},
+    {CHATSTACK_ACME_WEBROOT, 1, 0},
     {ENGINE_STATE_DIR "/owned", 1, 0},
     {ENGINE_STATE_DIR "/bundles-done", 1, 0},
     {"/var/lib/mysql", 1, 1},

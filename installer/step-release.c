@@ -387,7 +387,7 @@ step_tls_opts(struct engine *e, struct certs_opts *o, char **dir, char **web)
 
 	memset(o, 0, sizeof *o);
 	*dir = engine_path(e, CHATSTACK_ETC "/tls");
-	*web = engine_path(e, ENGINE_STATE_DIR "/acme");
+	*web = engine_path(e, CHATSTACK_ACME_WEBROOT);
 	o->tls_dir = *dir;
 	o->webroot = *web;
 	o->responder = step_run(argv, NULL, 0, 10000, NULL, &why) != 0;

@@ -12,6 +12,11 @@
 #define CHATSTACK_ETC "/etc/chatstack"
 #define CHATSTACK_REPO ENGINE_STATE_DIR "/repo"
 #define CHATSTACK_ANSWERS CHATSTACK_ETC "/answers.yaml"
+/*
+ * The ACME webroot nginx serves /.well-known/acme-challenge/ from: not
+ * under ENGINE_STATE_DIR, which is 0700 and closed to nginx's workers.
+ */
+#define CHATSTACK_ACME_WEBROOT "/var/lib/chatstack-acme"
 
 /* Secret names under /etc/chatstack/secrets. */
 #define SECRET_MARIADB "mariadb-chatd"

@@ -121,6 +121,9 @@ test_engine_tls_nginx_publishes_the_local_ca_in_selfsigned_mode(void **state)
 	s = render("nginx/chatstack.conf");
 	assert_null(strstr(s, STEP_TLS_CA_PATH));
 	assert_non_null(strstr(s, "location ^~ /.well-known/acme-challenge/"));
+	/* Outside the state directory, which nginx's workers cannot enter. */
+	assert_non_null(strstr(s, "root " CHATSTACK_ACME_WEBROOT ";"));
+	assert_null(strstr(CHATSTACK_ACME_WEBROOT, ENGINE_STATE_DIR "/"));
 	free(s);
 }
 
