@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "answers.h"
+#include "buf.h"
 #include "cmd-engine.h"
 #include "cmd.h"
 #include "engine.h"
@@ -239,35 +240,70 @@ cmd_engine_exit(struct cmd_engine *c, int rc)
 	return EXIT_FAILURE;
 }
 
+/* The summary's lines about the certificate (step_tls_summary). */
+static void
+cmd_install_summary_tls(struct buf *b, json_t *tls)
+{
+	const char *mode, *fp, *url, *issuer, *until;
+	json_t *w;
+	size_t i;
+
+	mode = json_string_value(json_object_get(tls, "mode"));
+	fp = json_string_value(json_object_get(tls, "ca_fingerprint"));
+	url = json_string_value(json_object_get(tls, "ca_url"));
+	issuer = json_string_value(json_object_get(tls, "issuer"));
+	until = json_string_value(json_object_get(tls, "not_after"));
+	if (fp != NULL)
+		buf_printf(b,
+		    "  the certificate is from a local CA: have browsers and "
+		    "phones trust it,\n"
+		    "    fetched from %s (or " CHATSTACK_ETC "/tls/ca.crt),\n"
+		    "    after checking its SHA-256 fingerprint:\n"
+		    "    %s\n",
+		    url, fp);
+	else if (issuer != NULL && until != NULL)
+		buf_printf(b, "  certificate from %s, valid until %s%s\n",
+		    issuer, until,
+		    mode != NULL && strcmp(mode, "provided") == 0
+			? ""
+			: "; renewed by " STEP_RENEW_TIMER);
+	json_array_foreach(json_object_get(tls, "warnings"), i, w)
+	    buf_printf(b, "  WARNING: %s\n", json_string_value(w));
+}
+
 static void
 cmd_install_summary(struct cmd_engine *c)
 {
 	struct event ev = {.type = EVENT_SUMMARY};
 	const struct answers *a = c->answers;
+	struct buf tlstext = BUF_INIT;
 	char port[16] = "", *msg;
+	json_t *tls;
 
 	if (a == NULL)
 		return;
 	if (a->nginx.https_port != 443)
 		snprintf(port, sizeof port, ":%d", a->nginx.https_port);
+	tls = step_tls_summary(c->engine);
+	if (tls != NULL)
+		cmd_install_summary_tls(&tlstext, tls);
 	msg = xasprintf(
 	    "\nchat is ready at https://%s%s/\n"
 	    "  register a first account in the web page, then invite others\n"
 	    "  service passwords: %s (root only, never shown)\n"
-	    "  %s"
+	    "%s"
 	    "  check it any time: chatstack status; chatstack verify\n"
 	    "  the log of this run: %s",
 	    a->hostname, port, SECRETS_DIR_DISPLAY,
-	    a->tls.mode == TLS_MODE_SELFSIGNED
-		? "the certificate is from a local CA: trust " CHATSTACK_ETC
-		  "/tls/ca.crt in browsers\n"
-		: "",
-	    c->engine->log_path);
+	    tlstext.data != NULL ? tlstext.data : "", c->engine->log_path);
 	ev.message = msg;
 	ev.data = json_pack("{s:s, s:s}", "url_host", a->hostname, "secrets",
 	    SECRETS_DIR_DISPLAY);
+	if (tls != NULL)
+		json_object_set_new(ev.data, "tls", tls);
 	event_emit(&ev);
 	json_decref(ev.data);
+	buf_free(&tlstext);
 	free(msg);
 }
 

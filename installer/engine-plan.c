@@ -61,6 +61,45 @@ static const struct plan_file {
 	"daemon-reload"},
 };
 
+/*
+ * Whether the renewal timer runs: letsencrypt and selfsigned certificates
+ * are chatstack's to renew (a selfsigned server certificate lasts 397
+ * days); a provided one is the operator's to replace.
+ */
+/* XXX provided: nothing notices new files until install runs again. */
+static int
+plan_renews(const struct engine *e)
+{
+	return e->answers == NULL || e->answers->tls.mode != TLS_MODE_PROVIDED;
+}
+
+/* The renewal units, written; or, when nothing is to renew, gone. */
+static void
+plan_renew_units(struct engine *e)
+{
+	static const struct {
+		const char *id, *template, *dest;
+	} units[] = {
+	    {"units.certs-renew", "certs/" STEP_RENEW_SERVICE,
+		"/etc/systemd/system/" STEP_RENEW_SERVICE},
+	    {"units.certs-renew-timer", "certs/" STEP_RENEW_TIMER,
+		"/etc/systemd/system/" STEP_RENEW_TIMER},
+	};
+	size_t i;
+
+	if (!plan_renews(e))
+		step_add_service_stop(e, STEP_RENEW_TIMER);
+	for (i = 0; i < sizeof units / sizeof units[0]; i++) {
+		if (plan_renews(e))
+			step_add_render(e, units[i].id, units[i].template,
+			    units[i].dest, 0644, "root", "root",
+			    "daemon-reload", NULL);
+		else
+			step_add_remove(
+			    e, units[i].id, units[i].dest, "daemon-reload", 0);
+	}
+}
+
 /* Services in start order, each with its gates. */
 static void
 plan_services(struct engine *e, int instances, int verify)
@@ -87,6 +126,8 @@ plan_services(struct engine *e, int instances, int verify)
 		step_add_gate(e, "chatd", unit, i);
 	}
 	step_add_service(e, "nginx.service", 1, nginx_test);
+	if (plan_renews(e))
+		step_add_service(e, STEP_RENEW_TIMER, 0, NULL);
 	if (verify)
 		step_add_e2e(e);
 }
@@ -119,9 +160,10 @@ plan_build(struct engine *e, const struct plan_opts *o, char **cause)
 	    e, "dirs.chatd", CHATSTACK_ETC "/chatd", 0755, "root", "root");
 	step_add_directory(e, "dirs.log", ENGINE_LOG_DIR, 0750, "root", "adm");
 	step_add_directory(
-	    e, "dirs.acme", ENGINE_STATE_DIR "/acme", 0755, "root", "root");
+	    e, "dirs.acme", CHATSTACK_ACME_WEBROOT, 0755, "root", "root");
 	step_add_secrets(e);
 	step_add_chatd_release(e, o->release);
+	step_add_chatstack_release(e, o->release);
 	step_add_tls(e);
 
 	for (i = 0; i < sizeof plan_files / sizeof plan_files[0]; i++) {
@@ -129,6 +171,7 @@ plan_build(struct engine *e, const struct plan_opts *o, char **cause)
 		step_add_render(e, f->id, f->template, f->dest, f->mode,
 		    f->owner, f->group, f->unit, NULL);
 	}
+	plan_renew_units(e);
 	step_add_remove(e, "config.nginx-default",
 	    "/etc/nginx/sites-enabled/default", "nginx.service", 0);
 	step_add_rabbitmq_cookie(e);
@@ -155,6 +198,8 @@ static const struct {
 	int purge_only;
 } plan_remove[] = {
     {"/etc/systemd/system/chatd@.service", 0, 0},
+    {"/etc/systemd/system/" STEP_RENEW_SERVICE, 0, 0},
+    {"/etc/systemd/system/" STEP_RENEW_TIMER, 0, 0},
     {"/etc/systemd/system/epmd.socket.d/chatstack.conf", 0, 0},
     {"/etc/systemd/system/rabbitmq-server.service.d/chatstack.conf", 0, 0},
     {"/etc/nginx/conf.d/chatstack.conf", 0, 0},
@@ -166,6 +211,7 @@ static const struct {
     {CHATSTACK_ETC "/chatd", 1, 0},
     {CHATSTACK_PREFIX, 1, 0},
     {ENGINE_STATE_DIR "/files", 1, 0},
+    {CHATSTACK_ACME_WEBROOT, 1, 0},
     {ENGINE_STATE_DIR "/owned", 1, 0},
     {ENGINE_STATE_DIR "/bundles-done", 1, 0},
     {"/var/lib/mysql", 1, 1},
@@ -185,6 +231,7 @@ plan_build_uninstall(struct engine *e, int purge, char **cause)
 	if (engine_vars(e, cause) == -1)
 		return -1;
 	instances = e->answers != NULL ? e->answers->chatd.instances : 2;
+	step_add_service_stop(e, STEP_RENEW_TIMER);
 	for (i = 1; i <= (size_t)instances; i++) {
 		snprintf(unit, sizeof unit, "chatd@%zu.service", i);
 		step_add_service_stop(e, unit);

@@ -259,9 +259,125 @@ step_add_chatd_release(struct engine *e, const char *release)
 }
 
 /*
+ * chatstack itself under /opt/chatstack/<version>: bin/chatstack and the
+ * private libraries its RPATH ($ORIGIN/../lib) names. The renewal timer
+ * runs it from there, so it does not depend on where the release was
+ * unpacked (which may be gone).
+ */
+static const char *step_self_bins[] = {
+    "bin/chatstack", "build/release/chatstack", NULL};
+static const char *step_self_libs[] = {"lib", NULL};
+
+static int
+step_self_check(struct engine *e, struct step *s, char **cause)
+{
+	struct step_rel *r = s->arg;
+	char *bin, *lib, *dir, *path;
+	int rc = STEP_DONE;
+
+	(void)cause;
+	bin = step_rel_find(e, r->release, step_self_bins);
+	lib = step_rel_find(e, r->release, step_self_libs);
+	dir = xasprintf("%s%s/%s", e->root, CHATSTACK_PREFIX, e->version);
+	path = xasprintf("%s/bin/chatstack", dir);
+	if (bin == NULL || !step_same_tree(bin, path)) {
+		step_change(s, CHANGE_FILE, path + strlen(e->root), NULL);
+		rc = STEP_TODO;
+	}
+	free(path);
+	path = xasprintf("%s/lib", dir);
+	if (lib != NULL && !step_same_tree(lib, path)) {
+		step_change(s, CHANGE_DIRECTORY, path + strlen(e->root), NULL);
+		rc = STEP_TODO;
+	}
+	free(path);
+	free(dir);
+	free(bin);
+	free(lib);
+	return rc;
+}
+
+static int
+step_self_apply(struct engine *e, struct step *s, char **cause)
+{
+	struct step_rel *r = s->arg;
+	char *bin, *lib, *dir, *path = NULL, *tmp = NULL;
+	char *install[] = {"install", "-D", "-m", "0755", NULL, NULL, NULL};
+	char *rm[] = {"rm", "-rf", NULL, NULL};
+	char *cp[] = {"cp", "-R", NULL, NULL, NULL};
+	int rc = -1;
+
+	bin = step_rel_find(e, r->release, step_self_bins);
+	lib = step_rel_find(e, r->release, step_self_libs);
+	dir = xasprintf("%s%s/%s", e->root, CHATSTACK_PREFIX, e->version);
+	if (bin == NULL) {
+		*cause = xasprintf("chatstack is not in the release '%s' "
+				   "(bin/chatstack)",
+		    r->release != NULL ? r->release : ".");
+		goto out;
+	}
+	/* The libraries first: the new binary may need new ones. */
+	if (lib != NULL) {
+		path = xasprintf("%s/lib", dir);
+		tmp = xasprintf("%s/lib.new", dir);
+		rm[2] = tmp;
+		cp[2] = lib;
+		cp[3] = tmp;
+		if (mkdir_p(dir, 0755, cause) == -1 ||
+		    step_run(rm, NULL, 0, 60000, NULL, cause) == -1 ||
+		    step_run(cp, NULL, 0, 60000, NULL, cause) == -1)
+			goto out;
+		rm[2] = path;
+		if (step_run(rm, NULL, 0, 60000, NULL, cause) == -1)
+			goto out;
+		if (rename(tmp, path) == -1) {
+			*cause = xasprintf(
+			    "cannot rename '%s': %s", tmp, strerror(errno));
+			goto out;
+		}
+		free(path);
+	}
+	path = xasprintf("%s/bin/chatstack", dir);
+	install[4] = bin;
+	install[5] = path;
+	if (step_run(install, NULL, 0, 60000, NULL, cause) == -1)
+		goto out;
+	log_info("installed chatstack %s in %s", e->version, dir);
+	rc = 0;
+out:
+	free(bin);
+	free(lib);
+	free(dir);
+	free(path);
+	free(tmp);
+	return rc;
+}
+
+static const struct step_ops step_self_ops = {
+    .check = step_self_check,
+    .apply = step_self_apply,
+    .free = step_rel_free,
+};
+
+struct step *
+step_add_chatstack_release(struct engine *e, const char *release)
+{
+	struct step_rel *r;
+
+	r = xcalloc(1, sizeof *r);
+	r->release = release != NULL ? xstrdup(release) : NULL;
+	return engine_add(e, "chatstack.release",
+	    "Install chatstack itself under " CHATSTACK_PREFIX
+	    " (for the renewal timer)",
+	    &step_self_ops, r);
+}
+
+/*
  * The certificate nginx serves (certs/): certs_check is the check,
  * certs_ensure the apply. Before nginx runs, ACME challenges are answered
  * by certs' own responder; after, from the webroot nginx serves.
+ * XXX the end-to-end check trusts the system's CAs in letsencrypt mode:
+ * ca_file is the ACME server's root, not necessarily the issuer's.
  */
 static void
 step_tls_opts(struct engine *e, struct certs_opts *o, char **dir, char **web)
@@ -271,7 +387,7 @@ step_tls_opts(struct engine *e, struct certs_opts *o, char **dir, char **web)
 
 	memset(o, 0, sizeof *o);
 	*dir = engine_path(e, CHATSTACK_ETC "/tls");
-	*web = engine_path(e, ENGINE_STATE_DIR "/acme");
+	*web = engine_path(e, CHATSTACK_ACME_WEBROOT);
 	o->tls_dir = *dir;
 	o->webroot = *web;
 	o->responder = step_run(argv, NULL, 0, 10000, NULL, &why) != 0;
@@ -311,24 +427,38 @@ step_tls_apply(struct engine *e, struct step *s, char **cause)
 {
 	struct certs_opts o;
 	struct certs_result r;
-	char *dir, *web;
-	int rc = -1;
+	char *dir, *web, *why = NULL;
+	int pending, rc = -1;
 
 	memset(&r, 0, sizeof r);
 	step_tls_opts(e, &o, &dir, &web);
 	if (mkdir_p(web, 0755, cause) == -1)
 		goto out;
+	/*
+	 * Marked before the files change, so that a crash between the
+	 * write and nginx's reload still ends in a reload; unmarked when
+	 * nothing changed, unless something else had marked it already.
+	 */
+	pending = journal_pending(e, "nginx.service");
 	journal_set_pending(e, "nginx.service", 1);
 	if (journal_save(e, cause) == -1)
 		goto out;
-	if (certs_ensure(e->answers, &o, &r, cause) == -1)
-		goto out;
-	if (r.changed)
+	/* A failed certs_ensure leaves the installed files as they were. */
+	rc = certs_ensure(e->answers, &o, &r, cause);
+	if (rc == 0 && r.changed)
 		s->changed = 1;
-	if (r.message != NULL)
+	else if (!pending) {
+		journal_set_pending(e, "nginx.service", 0);
+		if (journal_save(e, rc == 0 ? cause : &why) == -1)
+			rc = -1;
+	}
+	if (rc == 0 && r.message != NULL)
 		log_info("%s", r.message);
-	rc = 0;
 out:
+	if (why != NULL) {
+		log_warn("%s", why);
+		free(why);
+	}
 	certs_result_free(&r);
 	free(dir);
 	free(web);
@@ -349,4 +479,71 @@ step_add_tls(struct engine *e)
 	    &step_tls_ops, NULL);
 	s->component = "nginx";
 	return s;
+}
+
+/*
+ * What the install's summary says about the certificate (certs_status):
+ * mode, issuer, expiry, and in selfsigned mode the local CA's SHA-256
+ * fingerprint and the address nginx publishes it at; plus warnings, such
+ * as a certificate that expires within CERTS_WARN_DAYS. NULL when there
+ * is no certificate; the caller decrefs.
+ */
+json_t *
+step_tls_summary(struct engine *e)
+{
+	static const char *keys[] = {
+	    "mode", "issuer", "not_after", "days_left"};
+	const struct answers *a = e->answers;
+	json_t *st, *out, *warnings, *v;
+	const char *mode, *until, *fp;
+	char *dir, *why = NULL, *url, port[16] = "";
+	json_int_t days;
+	size_t i;
+
+	dir = engine_path(e, CHATSTACK_ETC "/tls");
+	st = certs_status(dir, &why);
+	free(dir);
+	if (st == NULL) {
+		log_debug("%s", why);
+		free(why);
+		return NULL;
+	}
+	mode = json_string_value(json_object_get(st, "mode"));
+	until = json_string_value(json_object_get(st, "not_after"));
+	days = json_integer_value(json_object_get(st, "days_left"));
+	out = json_object();
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		if ((v = json_object_get(st, keys[i])) != NULL)
+			json_object_set(out, keys[i], v);
+	}
+	if (until == NULL)
+		until = "?";
+	if ((fp = json_string_value(json_object_get(st, "ca_fingerprint"))) !=
+	    NULL) {
+		if (a != NULL && a->nginx.http_port != 80)
+			snprintf(port, sizeof port, ":%d", a->nginx.http_port);
+		url = xasprintf("http://%s%s" STEP_TLS_CA_PATH,
+		    a != NULL ? a->hostname : "localhost", port);
+		json_object_set_new(out, "ca_fingerprint", json_string(fp));
+		json_object_set_new(out, "ca_url", json_string(url));
+		free(url);
+	}
+	warnings = json_array();
+	if (days < CERTS_WARN_DAYS && mode != NULL &&
+	    strcmp(mode, "provided") == 0)
+		json_array_append_new(warnings,
+		    json_sprintf("the certificate expires on %s, within %d "
+				 "days: replace the files tls.provided names "
+				 "and run chatstack install again",
+			until, CERTS_WARN_DAYS));
+	else if (days < CERTS_WARN_DAYS)
+		json_array_append_new(warnings,
+		    json_sprintf("the certificate expires on %s, within %d "
+				 "days, and has not been renewed: see "
+				 "chatstack certs status and " ENGINE_LOG_DIR
+				 "/certs.log",
+			until, CERTS_WARN_DAYS));
+	json_object_set_new(out, "warnings", warnings);
+	json_decref(st);
+	return out;
 }

@@ -12,6 +12,11 @@
 #define CHATSTACK_ETC "/etc/chatstack"
 #define CHATSTACK_REPO ENGINE_STATE_DIR "/repo"
 #define CHATSTACK_ANSWERS CHATSTACK_ETC "/answers.yaml"
+/*
+ * The ACME webroot nginx serves /.well-known/acme-challenge/ from: not
+ * under ENGINE_STATE_DIR, which is 0700 and closed to nginx's workers.
+ */
+#define CHATSTACK_ACME_WEBROOT "/var/lib/chatstack-acme"
 
 /* Secret names under /etc/chatstack/secrets. */
 #define SECRET_MARIADB "mariadb-chatd"
@@ -95,7 +100,16 @@ struct step *step_add_preflight(struct engine *);
 /* Verifies the release's bundles and installs them (step-bundles.c). */
 struct step *step_add_bundles(struct engine *, const char *release);
 struct step *step_add_chatd_release(struct engine *, const char *release);
+/* chatstack and its lib/ under /opt/chatstack/<version>. */
+struct step *step_add_chatstack_release(struct engine *, const char *release);
 struct step *step_add_tls(struct engine *);
+/* Where nginx publishes the local CA (selfsigned), over HTTP and HTTPS. */
+#define STEP_TLS_CA_PATH "/chatstack-ca.crt"
+/* The renewal timer and its service (templates/certs/). */
+#define STEP_RENEW_TIMER "chatstack-renew.timer"
+#define STEP_RENEW_SERVICE "chatstack-renew.service"
+/* The certificate, for the install's summary; NULL when there is none. */
+json_t *step_tls_summary(struct engine *);
 
 /* Probes one service once: the gates' probes (step-backends.c). */
 int step_probe(struct engine *, const char *name, int instance, char **cause);

@@ -9,9 +9,9 @@ import re
 
 import pytest
 
-from test_install_common import (CONFIGS, REL, SECRETS, UNITS, install,
-                                 mtimes, new_target, secrets, summary,
-                                 unit_starts)
+from test_install_common import (CONFIGS, HOSTNAME, REL, SECRETS, UNITS,
+                                 install, mtimes, new_target, secrets,
+                                 summary, unit_starts)
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +42,28 @@ def test_install_offline_brings_every_service_up(stack):
                   "test -x /opt/chatstack/current/bin/chatd && "
                   "test -f /opt/chatstack/current/web/index.html")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_install_publishes_the_local_ca_with_its_fingerprint(stack):
+    _, events, _ = stack.first
+    tls = [e["data"]["tls"] for e in events if e.get("type") == "summary"
+           and "tls" in e.get("data", {})]
+    assert tls, events[-2:]
+    tls = tls[0]
+    assert tls["ca_url"] == f"http://{HOSTNAME}/chatstack-ca.crt"
+    # Over plain HTTP, as a phone fetches it before trusting the site.
+    r = stack.run("bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/80; printf "
+                  "'GET /chatstack-ca.crt HTTP/1.0\\r\\nHost: %s\\r\\n"
+                  "\\r\\n' >&3; cat <&3" % HOSTNAME)
+    head, _, body = r.stdout.partition("\n\n")
+    assert " 200 " in head.splitlines()[0], r.stdout
+    assert "application/x-x509-ca-cert" in head
+    assert body == stack.run("cat", "/etc/chatstack/tls/ca.crt").stdout
+    r = stack.run("openssl", "x509", "-in", "/etc/chatstack/tls/ca.crt",
+                  "-noout", "-fingerprint", "-sha256")
+    assert r.stdout.strip().split("=", 1)[1] == tls["ca_fingerprint"]
+    assert stack.run("systemctl", "is-active", "chatstack-renew.timer") \
+        .stdout.strip() == "active"
 
 
 def test_install_only_nginx_faces_the_network(stack):
