@@ -172,21 +172,55 @@ step_chatd_check(struct engine *e, struct step *s, char **cause)
 	return rc;
 }
 
+/*
+ * Replaces the tree dir/name with a copy of src: copied beside it as
+ * name.new first, so a failed copy leaves the old tree in place.
+ */
+static int
+step_replace_tree(
+    const char *src, const char *dir, const char *name, char **cause)
+{
+	char *path, *tmp;
+	char *rm[] = {"rm", "-rf", NULL, NULL};
+	char *cp[] = {"cp", "-R", NULL, NULL, NULL};
+	int rc = -1;
+
+	path = xasprintf("%s/%s", dir, name);
+	tmp = xasprintf("%s/%s.new", dir, name);
+	rm[2] = tmp;
+	cp[2] = (char *)src;
+	cp[3] = tmp;
+	if (mkdir_p(dir, 0755, cause) == -1 ||
+	    step_run(rm, NULL, 0, 60000, NULL, cause) == -1 ||
+	    step_run(cp, NULL, 0, 60000, NULL, cause) == -1)
+		goto out;
+	rm[2] = path;
+	if (step_run(rm, NULL, 0, 60000, NULL, cause) == -1)
+		goto out;
+	if (rename(tmp, path) == -1) {
+		*cause =
+		    xasprintf("cannot rename '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(path);
+	free(tmp);
+	return rc;
+}
+
 static int
 step_chatd_apply(struct engine *e, struct step *s, char **cause)
 {
 	struct step_rel *r = s->arg;
-	char *bin, *web, *dir, *path, *tmp, *link;
+	char *bin, *web, *dir, *path, *tmp = NULL, *link;
 	char *install[] = {"install", "-D", "-m", "0755", NULL, NULL, NULL};
-	char *rm[] = {"rm", "-rf", NULL, NULL};
-	char *cp[] = {"cp", "-R", NULL, NULL, NULL};
 	int rc = -1;
 
 	bin = step_rel_find(e, r->release, step_chatd_bins);
 	web = step_rel_find(e, r->release, step_chatd_webs);
 	dir = xasprintf("%s%s/%s", e->root, CHATSTACK_PREFIX, e->version);
 	path = xasprintf("%s/bin/chatd", dir);
-	tmp = xasprintf("%s/web.new", dir);
 	link = xasprintf("%s%s/current", e->root, CHATSTACK_PREFIX);
 	if (bin == NULL) {
 		*cause =
@@ -198,26 +232,9 @@ step_chatd_apply(struct engine *e, struct step *s, char **cause)
 	install[5] = path;
 	if (step_run(install, NULL, 0, 60000, NULL, cause) == -1)
 		goto out;
-	if (web != NULL) {
-		rm[2] = tmp;
-		cp[2] = web;
-		cp[3] = tmp;
-		if (step_run(rm, NULL, 0, 60000, NULL, cause) == -1 ||
-		    step_run(cp, NULL, 0, 60000, NULL, cause) == -1)
-			goto out;
-		free(path);
-		path = xasprintf("%s/web", dir);
-		rm[2] = path;
-		if (step_run(rm, NULL, 0, 60000, NULL, cause) == -1)
-			goto out;
-		if (rename(tmp, path) == -1) {
-			*cause = xasprintf(
-			    "cannot rename '%s': %s", tmp, strerror(errno));
-			goto out;
-		}
-	}
+	if (web != NULL && step_replace_tree(web, dir, "web", cause) == -1)
+		goto out;
 	/* The symlink flips atomically: a new one renamed over the old. */
-	free(tmp);
 	tmp = xasprintf("%s.new", link);
 	unlink(tmp);
 	if (symlink(e->version, tmp) == -1 || rename(tmp, link) == -1) {
@@ -301,10 +318,8 @@ static int
 step_self_apply(struct engine *e, struct step *s, char **cause)
 {
 	struct step_rel *r = s->arg;
-	char *bin, *lib, *dir, *path = NULL, *tmp = NULL;
+	char *bin, *lib, *dir, *path = NULL;
 	char *install[] = {"install", "-D", "-m", "0755", NULL, NULL, NULL};
-	char *rm[] = {"rm", "-rf", NULL, NULL};
-	char *cp[] = {"cp", "-R", NULL, NULL, NULL};
 	int rc = -1;
 
 	bin = step_rel_find(e, r->release, step_self_bins);
@@ -317,26 +332,8 @@ step_self_apply(struct engine *e, struct step *s, char **cause)
 		goto out;
 	}
 	/* The libraries first: the new binary may need new ones. */
-	if (lib != NULL) {
-		path = xasprintf("%s/lib", dir);
-		tmp = xasprintf("%s/lib.new", dir);
-		rm[2] = tmp;
-		cp[2] = lib;
-		cp[3] = tmp;
-		if (mkdir_p(dir, 0755, cause) == -1 ||
-		    step_run(rm, NULL, 0, 60000, NULL, cause) == -1 ||
-		    step_run(cp, NULL, 0, 60000, NULL, cause) == -1)
-			goto out;
-		rm[2] = path;
-		if (step_run(rm, NULL, 0, 60000, NULL, cause) == -1)
-			goto out;
-		if (rename(tmp, path) == -1) {
-			*cause = xasprintf(
-			    "cannot rename '%s': %s", tmp, strerror(errno));
-			goto out;
-		}
-		free(path);
-	}
+	if (lib != NULL && step_replace_tree(lib, dir, "lib", cause) == -1)
+		goto out;
 	path = xasprintf("%s/bin/chatstack", dir);
 	install[4] = bin;
 	install[5] = path;
@@ -349,7 +346,6 @@ out:
 	free(lib);
 	free(dir);
 	free(path);
-	free(tmp);
 	return rc;
 }
 

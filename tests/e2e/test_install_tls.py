@@ -12,13 +12,11 @@ using a company's ACME CA trusts the company's root: in
 the release picks up. One target serves the module, in the order
 written."""
 
-import datetime
 import json
 import pathlib
-import shutil
 import socket
 import ssl
-import subprocess
+import sys
 import time
 import uuid
 
@@ -27,16 +25,10 @@ import pytest
 from conftest import Target, target_unavailable
 from test_install_common import HOSTNAME, REL, install, release_artifact
 
-try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-except ImportError:  # pragma: no cover
-    x509 = None
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from pebblectl import (MARKS, listener_tls, port_free,  # noqa: E402
+                       start_challtestsrv, start_pebble, stop, x509)
 
-PEBBLE = shutil.which("pebble")
-CHALLTESTSRV = shutil.which("pebble-challtestsrv")
 DIR_PORT, MGMT_PORT = 21500, 21501
 DNS_PORT, DNS_MGMT_PORT = 21502, 21503
 TLS_ALPN_PORT = 21543  # Pebble wants one; only http-01 is used
@@ -59,65 +51,7 @@ preflight:
     - {{ check: time.sync, reason: "test target: the clock is the host's" }}
 """
 
-pytestmark = [
-    pytest.mark.skipif(PEBBLE is None or CHALLTESTSRV is None,
-                       reason="pebble not installed (Debian package pebble)"),
-    pytest.mark.skipif(x509 is None,
-                       reason="python3-cryptography not installed"),
-]
-
-
-def make_cert(key, name, issuer_key=None, issuer=None, ca=False):
-    """A certificate for name (and 127.0.0.1), self-signed unless issued."""
-    import ipaddress
-    now = datetime.datetime.now(datetime.timezone.utc)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    b = (x509.CertificateBuilder()
-         .subject_name(subject)
-         .issuer_name(issuer or subject)
-         .public_key(key.public_key())
-         .serial_number(x509.random_serial_number())
-         .not_valid_before(now - datetime.timedelta(hours=1))
-         .not_valid_after(now + datetime.timedelta(days=2))
-         .add_extension(x509.BasicConstraints(ca=ca, path_length=None),
-                        critical=True))
-    if not ca:
-        b = b.add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName(name),
-             x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False)
-    return b.sign(issuer_key or key, hashes.SHA256())
-
-
-def port_free(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), 0.2).close()
-    except OSError:
-        return
-    pytest.skip(f"127.0.0.1:{port} is in use: the test needs it free")
-
-
-def wait_port(port, proc, log):
-    for _ in range(100):
-        if proc.poll() is not None:
-            pytest.fail(f"exited early: {log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"nothing listens on 127.0.0.1:{port}: {log.read_text()}")
-
-
-def stop(procs):
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+pytestmark = MARKS
 
 
 def fetch_mgmt(ca, path):
@@ -133,54 +67,20 @@ def fetch_mgmt(ca, path):
 @pytest.fixture(scope="module")
 def pebble(tmp_path_factory):
     work = tmp_path_factory.mktemp("pebble")
-    cakey = ec.generate_private_key(ec.SECP256R1())
-    ca = make_cert(cakey, "chatstack e2e listener root", ca=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = make_cert(key, "localhost", cakey, ca.subject)
-    (work / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    (work / "cert.pem").write_bytes(
-        cert.public_bytes(serialization.Encoding.PEM))
-    (work / "key.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
-    (work / "key.pem").chmod(0o600)
+    listener_tls(work, "chatstack e2e listener root")
     for port in (DIR_PORT, MGMT_PORT, DNS_MGMT_PORT, 80, 443):
         port_free(port)
-    cfg = {"pebble": {
-        "listenAddress": f"127.0.0.1:{DIR_PORT}",
-        "managementListenAddress": f"127.0.0.1:{MGMT_PORT}",
-        "certificate": str(work / "cert.pem"),
-        "privateKey": str(work / "key.pem"),
-        "httpPort": 80,
-        "tlsPort": TLS_ALPN_PORT,
-        "ocspResponderURL": "",
-        "externalAccountBindingRequired": False,
-    }}
-    (work / "pebble.json").write_text(json.dumps(cfg))
     procs = []
     try:
-        log = work / "challtestsrv.log"
-        procs.append(subprocess.Popen(
-            [CHALLTESTSRV, "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-             "-dns01", f"127.0.0.1:{DNS_PORT}", "-http01", "",
-             "-tlsalpn01", "", "-https01", "",
-             "-management", f"127.0.0.1:{DNS_MGMT_PORT}"],
-            stdout=log.open("w"), stderr=subprocess.STDOUT))
-        wait_port(DNS_MGMT_PORT, procs[-1], log)
-        log = work / "pebble.log"
-        procs.append(subprocess.Popen(
-            [PEBBLE, "-config", str(work / "pebble.json"),
-             "-dnsserver", f"127.0.0.1:{DNS_PORT}"],
-            stdout=log.open("w"), stderr=subprocess.STDOUT,
-            env={"PATH": "/usr/bin:/bin", "PEBBLE_VA_NOSLEEP": "1"}))
-        wait_port(DIR_PORT, procs[-1], log)
-        wait_port(MGMT_PORT, procs[-1], log)
+        procs.append(start_challtestsrv(work, DNS_PORT, DNS_MGMT_PORT))
+        procs.append(start_pebble(work, "pebble", DIR_PORT, MGMT_PORT, 80,
+                                  TLS_ALPN_PORT, DNS_PORT))
         root = fetch_mgmt(work / "ca.pem", "/roots/0")
         inter = fetch_mgmt(work / "ca.pem", "/intermediates/0")
         (work / "root.pem").write_bytes(root)
         yield {"work": work, "ca": work / "ca.pem", "root": work / "root.pem",
                "intermediate": x509.load_pem_x509_certificate(inter),
-               "log": log}
+               "log": work / "pebble.log"}
     finally:
         stop(procs)
 

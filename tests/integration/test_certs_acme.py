@@ -4,23 +4,20 @@ Pebble's own listener made at test time."""
 import datetime
 import os
 import pathlib
-import shutil
 import socket
 import subprocess
-import time
+import sys
 
 import pytest
 
-try:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-except ImportError:  # pragma: no cover
-    x509 = None
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from pebblectl import (MARKS, listener_tls, make_cert, now,  # noqa: E402
+                       pem_key, port_free, start_challtestsrv, start_pebble,
+                       stop, wait_port, x509)
 
-PEBBLE = shutil.which("pebble")
-CHALLTESTSRV = shutil.which("pebble-challtestsrv")
+if x509 is not None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 DIR_PORT, MGMT_PORT = 21000, 21001
 DNS_PORT, DNS_MGMT_PORT = 21002, 21003
@@ -30,12 +27,7 @@ TLS_ALPN_PORT = 21443
 EAB_KID = "kid-1"
 EAB_KEY = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
 
-pytestmark = [
-    pytest.mark.skipif(PEBBLE is None or CHALLTESTSRV is None,
-                       reason="pebble not installed (Debian package pebble)"),
-    pytest.mark.skipif(x509 is None,
-                       reason="python3-cryptography not installed"),
-]
+pytestmark = MARKS
 
 
 def run(*args, **kw):
@@ -43,131 +35,35 @@ def run(*args, **kw):
                           text=True, timeout=300, **kw)
 
 
-def now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-
-
-def pem_key(key):
-    return key.private_bytes(serialization.Encoding.PEM,
-                             serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
-
-
-def make_cert(subject_key, names, issuer_key=None, issuer_name=None,
-              before=None, after=None, ca=False):
-    """A certificate for names, self-signed unless an issuer is given."""
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    b = (x509.CertificateBuilder()
-         .subject_name(name)
-         .issuer_name(issuer_name or name)
-         .public_key(subject_key.public_key())
-         .serial_number(x509.random_serial_number())
-         .not_valid_before(before or now() - datetime.timedelta(hours=1))
-         .not_valid_after(after or now() + datetime.timedelta(days=2))
-         .add_extension(x509.BasicConstraints(ca=ca, path_length=None),
-                        critical=True))
-    if not ca:
-        import ipaddress
-        sans = []
-        for n in names:
-            try:
-                sans.append(x509.IPAddress(ipaddress.ip_address(n)))
-            except ValueError:
-                sans.append(x509.DNSName(n))
-        b = b.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    return b.sign(issuer_key or subject_key, hashes.SHA256())
-
-
-def port_free(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), 0.2).close()
-    except OSError:
-        return
-    pytest.fail(f"127.0.0.1:{port} is already in use; stop what listens")
-
-
-def wait_port(port, proc, log):
-    for _ in range(100):
-        if proc.poll() is not None:
-            pytest.fail(f"pebble exited: {log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"nothing listens on 127.0.0.1:{port}: {log.read_text()}")
-
-
-def start_pebble(work, name, port, mgmt, eab):
-    import json
-    cfg = {"pebble": {
-        "listenAddress": f"127.0.0.1:{port}",
-        "managementListenAddress": f"127.0.0.1:{mgmt}",
-        "certificate": str(work / "pebble-cert.pem"),
-        "privateKey": str(work / "pebble-key.pem"),
-        "httpPort": CHALLENGE_PORT,
-        "tlsPort": TLS_ALPN_PORT,
-        "ocspResponderURL": "",
-        "externalAccountBindingRequired": eab,
-    }}
-    if eab:
-        cfg["pebble"]["externalAccountMACKeys"] = {EAB_KID: EAB_KEY}
-    (work / f"{name}.json").write_text(json.dumps(cfg))
-    log = work / f"{name}.log"
-    env = {"PATH": "/usr/bin:/bin", "PEBBLE_VA_NOSLEEP": "1",
-           # Half of all good nonces are refused, so that every issuance
-           # goes through badNonce retries.
-           "PEBBLE_WFE_NONCEREJECT": "50",
-           # Every order is validated afresh, so that a failing challenge
-           # fails every time.
-           "PEBBLE_AUTHZREUSE": "0"}
-    proc = subprocess.Popen(
-        [PEBBLE, "-config", str(work / f"{name}.json"),
-         "-dnsserver", f"127.0.0.1:{DNS_PORT}"],
-        stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
-    wait_port(port, proc, log)
-    return proc
+# Half of all good nonces are refused, so that every issuance goes through
+# badNonce retries; every order is validated afresh, so that a failing
+# challenge fails every time.
+PEBBLE_ENV = {"PEBBLE_WFE_NONCEREJECT": "50", "PEBBLE_AUTHZREUSE": "0"}
 
 
 @pytest.fixture(scope="module")
 def pebble(tmp_path_factory):
     work = tmp_path_factory.mktemp("pebble")
-    cakey = ec.generate_private_key(ec.SECP256R1())
-    ca = make_cert(cakey, ["chatstack test root"], ca=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = make_cert(key, ["localhost", "127.0.0.1"], cakey, ca.subject)
-    (work / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    (work / "pebble-cert.pem").write_bytes(
-        cert.public_bytes(serialization.Encoding.PEM))
-    (work / "pebble-key.pem").write_bytes(pem_key(key))
-
+    listener_tls(work, "chatstack test root")
     for port in (DIR_PORT, MGMT_PORT, DNS_MGMT_PORT, EAB_DIR_PORT,
                  EAB_MGMT_PORT, CHALLENGE_PORT):
         port_free(port)
     procs = []
-    log = work / "challtestsrv.log"
-    dns = subprocess.Popen(
-        [CHALLTESTSRV, "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-         "-dns01", f"127.0.0.1:{DNS_PORT}", "-http01", "", "-tlsalpn01", "",
-         "-https01", "", "-management", f"127.0.0.1:{DNS_MGMT_PORT}"],
-        stdout=log.open("w"), stderr=subprocess.STDOUT)
-    procs.append(dns)
     try:
-        wait_port(DNS_MGMT_PORT, dns, log)
-        procs.append(start_pebble(work, "pebble", DIR_PORT, MGMT_PORT, False))
+        procs.append(start_challtestsrv(work, DNS_PORT, DNS_MGMT_PORT))
+        procs.append(start_pebble(work, "pebble", DIR_PORT, MGMT_PORT,
+                                  CHALLENGE_PORT, TLS_ALPN_PORT, DNS_PORT,
+                                  env=PEBBLE_ENV))
         procs.append(start_pebble(work, "pebble-eab", EAB_DIR_PORT,
-                                  EAB_MGMT_PORT, True))
+                                  EAB_MGMT_PORT, CHALLENGE_PORT,
+                                  TLS_ALPN_PORT, DNS_PORT,
+                                  eab_keys={EAB_KID: EAB_KEY},
+                                  env=PEBBLE_ENV))
         yield {"work": work, "ca": work / "ca.pem",
                "directory": f"https://127.0.0.1:{DIR_PORT}/dir",
                "eab_directory": f"https://127.0.0.1:{EAB_DIR_PORT}/dir"}
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(procs)
 
 
 def ensure(chatstack, pebble, tls, *extra, hostname="chat.example.com",
