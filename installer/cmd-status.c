@@ -162,7 +162,7 @@ static int
 cmd_verify_exec(int argc, char **argv)
 {
 	struct cmd_engine c;
-	char *cause = NULL, *ca;
+	char *cause = NULL;
 	int rc;
 
 	memset(&c, 0, sizeof c);
@@ -178,8 +178,7 @@ cmd_verify_exec(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	ca = e2e_ca_file(c.engine);
-	if (e2e_run(c.answers->hostname, c.answers->nginx.https_port, ca,
+	if (e2e_run(c.engine, c.answers->hostname, c.answers->nginx.https_port,
 		&cause) == -1) {
 		fprintf(stderr,
 		    "chatstack verify: end-to-end check failed: %s\n", cause);
@@ -192,7 +191,6 @@ cmd_verify_exec(int argc, char **argv)
 		    c.answers->hostname, c.answers->nginx.https_port);
 		rc = EXIT_SUCCESS;
 	}
-	free(ca);
 out:
 	cmd_engine_free(&c);
 	return rc;

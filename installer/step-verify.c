@@ -4,9 +4,15 @@
  * over the WebSocket and the other receives it; then both delete their
  * accounts (DELETE /api/v1/account).
  * Install runs it last; `chatstack verify` runs it alone.
+ *
+ * Each temporary user is written to E2E_PENDING (0600, in the state
+ * directory) before it registers and struck off once deleted. A check
+ * cut short (chatd gone, the process killed) leaves its users there, and
+ * the next check logs in as each and deletes it before it starts.
  */
 #include <sys/stat.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +23,7 @@
 
 #include "buf.h"
 #include "engine.h"
+#include "fileio.h"
 #include "event.h"
 #include "log.h"
 #include "steps.h"
@@ -25,6 +32,8 @@
 
 /* The longest Retry-After the check honours, in seconds. */
 #define E2E_MAX_WAIT 65
+/* The temporary users not yet deleted: [{"username", "password"}]. */
+#define E2E_PENDING ENGINE_STATE_DIR "/e2e-users.json"
 
 struct e2e {
 	char *host;
@@ -32,6 +41,9 @@ struct e2e {
 	char *ca_file; /* NULL: the system's trust store */
 	char *resolve;
 	struct curl_slist *rlist;
+	char *pending_path;
+	json_t *pending; /* what E2E_PENDING holds */
+	long status; /* of the last call, 0 when it got no answer */
 };
 
 struct e2e_user {
@@ -39,6 +51,7 @@ struct e2e_user {
 	char password[40];
 	char *token;
 	long long id;
+	int recorded; /* in E2E_PENDING: its registration was tried */
 };
 
 static size_t
@@ -85,6 +98,7 @@ e2e_call(struct e2e *x, const char *method, const char *path, const char *token,
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
 	if (strcmp(method, "GET") == 0)
 		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	x->status = 0;
 	for (tries = 0;; tries++) {
 		buf_wipe(&out);
 		if (curl_easy_perform(c) != CURLE_OK) {
@@ -93,6 +107,7 @@ e2e_call(struct e2e *x, const char *method, const char *path, const char *token,
 			goto out;
 		}
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		x->status = status;
 		curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry);
 		/* chatd limits registrations per address: wait, bounded. */
 		if (status != 429 || tries == 2 || retry > E2E_MAX_WAIT)
@@ -127,6 +142,161 @@ out:
 	return j;
 }
 
+/* Reads E2E_PENDING; a missing file is an empty list. */
+static int
+e2e_pending_load(struct e2e *x, char **cause)
+{
+	json_error_t jerr;
+	size_t len;
+	char *text;
+
+	x->pending = json_array();
+	if (access(x->pending_path, F_OK) == -1)
+		return 0;
+	if ((text = file_read(x->pending_path, 1 << 20, &len, cause)) == NULL)
+		return -1;
+	json_decref(x->pending);
+	x->pending = json_loadb(text, len, 0, &jerr);
+	explicit_bzero(text, len);
+	free(text);
+	if (!json_is_array(x->pending)) {
+		json_decref(x->pending);
+		x->pending = json_array();
+		*cause = xasprintf("'%s' is not the check's list of users: %s; "
+				   "remove it",
+		    x->pending_path, jerr.text);
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes x->pending back, 0600; an empty list removes the file. */
+static int
+e2e_pending_save(struct e2e *x, char **cause)
+{
+	struct atomic_opts o = ATOMIC_OPTS(0600);
+	char *text, *dir, *slash;
+	int rc;
+
+	if (x->pending == NULL)
+		return 0;
+	if (json_array_size(x->pending) == 0) {
+		if (unlink(x->pending_path) == -1 && errno != ENOENT) {
+			*cause = xasprintf("cannot remove '%s': %s",
+			    x->pending_path, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	dir = xstrdup(x->pending_path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir)
+		*slash = '\0';
+	rc = mkdir_p(dir, 0700, cause);
+	free(dir);
+	if (rc == -1)
+		return -1;
+	text = json_dumps(x->pending, JSON_COMPACT);
+	rc = atomic_write(x->pending_path, text, strlen(text), &o, NULL, cause);
+	explicit_bzero(text, strlen(text));
+	free(text);
+	return rc;
+}
+
+static void
+e2e_pending_drop(struct e2e *x, const char *name)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(x->pending, i, v)
+	{
+		if (strcmp(
+			json_string_value(json_object_get(v, "username")) ?: "",
+			name) == 0) {
+			json_array_remove(x->pending, i);
+			return;
+		}
+	}
+}
+
+/*
+ * Deletes one user by name and password: logs in, then DELETE
+ * /api/v1/account. A login refused with 401 means there is no such user
+ * (it never registered, or it is gone already): done too.
+ */
+static int
+e2e_delete(struct e2e *x, const char *name, const char *password,
+    const char *token, char **cause)
+{
+	char *why = NULL, *own = NULL;
+	json_t *body, *j;
+
+	if (token == NULL) {
+		body = json_pack(
+		    "{s:s, s:s}", "username", name, "password", password);
+		j = e2e_call(x, "POST", "/api/v1/login", NULL, body, 200, &why);
+		json_decref(body);
+		if (j == NULL && x->status == 401) {
+			free(why);
+			return 0;
+		}
+		if (j == NULL) {
+			*cause = why;
+			return -1;
+		}
+		own = xstrdup(
+		    json_string_value(json_object_get(j, "token")) ?: "");
+		json_decref(j);
+		token = own;
+	}
+	body = json_pack("{s:s}", "password", password);
+	j = e2e_call(x, "DELETE", "/api/v1/account", token, body, 200, cause);
+	json_decref(body);
+	if (own != NULL) {
+		explicit_bzero(own, strlen(own));
+		free(own);
+	}
+	if (j == NULL)
+		return -1;
+	json_decref(j);
+	return 0;
+}
+
+/* Deletes the users an earlier check left behind. */
+static void
+e2e_sweep(struct e2e *x)
+{
+	const char *name, *password;
+	char *cause = NULL;
+	json_t *v;
+	size_t i;
+
+	for (i = 0; i < json_array_size(x->pending);) {
+		v = json_array_get(x->pending, i);
+		name = json_string_value(json_object_get(v, "username"));
+		password = json_string_value(json_object_get(v, "password"));
+		if (name == NULL || password == NULL) {
+			json_array_remove(x->pending, i);
+			continue;
+		}
+		if (e2e_delete(x, name, password, NULL, &cause) == -1) {
+			log_warn("could not delete %s, left by an earlier "
+				 "check: %s",
+			    name, cause);
+			free(cause);
+			cause = NULL;
+			i++;
+			continue;
+		}
+		log_info("deleted %s, left by an earlier check", name);
+		json_array_remove(x->pending, i);
+	}
+	if (e2e_pending_save(x, &cause) == -1) {
+		log_warn("%s", cause);
+		free(cause);
+	}
+}
+
 static void
 e2e_random(char *out, size_t len)
 {
@@ -143,6 +313,12 @@ e2e_register(struct e2e *x, struct e2e_user *u, char **cause)
 {
 	json_t *body, *j;
 
+	json_array_append_new(x->pending,
+	    json_pack(
+		"{s:s, s:s}", "username", u->name, "password", u->password));
+	if (e2e_pending_save(x, cause) == -1)
+		return -1;
+	u->recorded = 1;
 	body = json_pack(
 	    "{s:s, s:s}", "username", u->name, "password", u->password);
 	j = e2e_call(x, "POST", "/api/v1/register", NULL, body, 201, cause);
@@ -217,36 +393,49 @@ e2e_socket(struct e2e *x, struct e2e_user *u, char **cause)
 /*
  * Deletes the temporary users through chatd's API, as a user would:
  * the account, its sessions, the friendship and the conversation go.
- * XXX a user whose deletion fails (chatd gone mid-check) stays: the
- * check has no other way in, by design (no MariaDB root, no SQL).
+ * One that cannot be deleted now stays in E2E_PENDING for the next check.
  */
 static void
 e2e_cleanup(struct e2e *x, struct e2e_user *u, size_t n)
 {
 	char *cause = NULL;
-	json_t *body, *j;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if (u[i].token == NULL)
+		if (!u[i].recorded)
 			continue;
-		body = json_pack("{s:s}", "password", u[i].password);
-		j = e2e_call(x, "DELETE", "/api/v1/account", u[i].token, body,
-		    200, &cause);
-		json_decref(body);
-		if (j == NULL) {
-			log_warn("could not delete the check's temporary user "
-				 "%s: %s",
-			    u[i].name, cause);
-			free(cause);
-			cause = NULL;
+		if (e2e_delete(
+			x, u[i].name, u[i].password, u[i].token, &cause) == 0) {
+			e2e_pending_drop(x, u[i].name);
+			continue;
 		}
-		json_decref(j);
+		log_warn("could not delete the check's temporary user %s "
+			 "(the next check will): %s",
+		    u[i].name, cause);
+		free(cause);
+		cause = NULL;
+	}
+	if (e2e_pending_save(x, &cause) == -1) {
+		log_warn("%s", cause);
+		free(cause);
 	}
 }
 
+/* The local CA's certificate when there is one, else NULL. */
+static char *
+e2e_ca_file(struct engine *e)
+{
+	char *path;
+
+	path = engine_path(e, CHATSTACK_ETC "/tls/ca.crt");
+	if (access(path, R_OK) == 0)
+		return path;
+	free(path);
+	return NULL;
+}
+
 int
-e2e_run(const char *host, int port, const char *ca_file, char **cause)
+e2e_run(struct engine *e, const char *host, int port, char **cause)
 {
 	struct e2e x;
 	struct e2e_user u[2];
@@ -261,15 +450,25 @@ e2e_run(const char *host, int port, const char *ca_file, char **cause)
 	memset(u, 0, sizeof u);
 	x.host = (char *)host;
 	x.port = port;
-	x.ca_file = (char *)ca_file;
+	x.ca_file = e2e_ca_file(e);
 	x.resolve = xasprintf("%s:%d:127.0.0.1", host, port);
 	x.rlist = curl_slist_append(NULL, x.resolve);
+	x.pending_path = engine_path(e, E2E_PENDING);
+	if (e2e_pending_load(&x, cause) == -1) {
+		/* Left as it is, for the operator to look at. */
+		json_decref(x.pending);
+		x.pending = NULL;
+		goto out;
+	}
+	e2e_sweep(&x);
 
 	e2e_random(tag, 9);
 	for (i = 0; i < 2; i++) {
 		snprintf(u[i].name, sizeof u[i].name, "zz-check-%s-%c", tag,
 		    (int)('a' + i));
 		e2e_random(u[i].password, sizeof u[i].password);
+	}
+	for (i = 0; i < 2; i++) {
 		if (e2e_register(&x, &u[i], cause) == -1)
 			goto out;
 	}
@@ -331,19 +530,10 @@ out:
 	free(send);
 	curl_slist_free_all(x.rlist);
 	free(x.resolve);
+	free(x.ca_file);
+	free(x.pending_path);
+	json_decref(x.pending);
 	return rc;
-}
-
-char *
-e2e_ca_file(struct engine *e)
-{
-	char *path;
-
-	path = engine_path(e, CHATSTACK_ETC "/tls/ca.crt");
-	if (access(path, R_OK) == 0)
-		return path;
-	free(path);
-	return NULL;
 }
 
 static int
@@ -351,17 +541,15 @@ step_e2e_check(struct engine *e, struct step *s, char **cause)
 {
 	const char *host;
 	json_t *c;
-	char *ca;
-	int port, rc;
+	int port;
 
 	(void)s;
 	host = json_string_value(json_object_get(e->vars, "hostname"));
 	c = json_object_get(json_object_get(e->vars, "components"), "nginx");
 	port = (int)json_integer_value(json_object_get(c, "https_port"));
-	ca = e2e_ca_file(e);
-	rc = e2e_run(host != NULL ? host : "localhost", port, ca, cause);
-	free(ca);
-	return rc == 0 ? STEP_DONE : STEP_ERROR;
+	if (e2e_run(e, host != NULL ? host : "localhost", port, cause) == -1)
+		return STEP_ERROR;
+	return STEP_DONE;
 }
 
 static int

@@ -91,9 +91,8 @@ gid_t step_gid(const char *);
 
 /* The end-to-end check (step-verify.c). */
 struct step *step_add_e2e(struct engine *);
-int e2e_run(const char *host, int port, const char *ca_file, char **cause);
-/* The local CA's certificate when there is one, else NULL; caller frees. */
-char *e2e_ca_file(struct engine *);
+/* Runs it against host:port through 127.0.0.1; -1 with *cause set. */
+int e2e_run(struct engine *, const char *host, int port, char **cause);
 
 /* Steps joining other parts (step-release.c). */
 struct step *step_add_preflight(struct engine *);

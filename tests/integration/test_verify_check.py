@@ -4,6 +4,7 @@ nginx over TLS for a test name, with a CA the test makes. The check
 registers two users through nginx, sends a message over the WebSocket
 (libwebsockets) and deletes both through DELETE /api/v1/account."""
 
+import json
 import os
 import pathlib
 import shutil
@@ -103,7 +104,7 @@ def site():
                                 stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         chatd_env.wait_port(HTTPS_PORT, 20, proc, "nginx")
-        yield svc, d
+        yield svc, d, chatd
     finally:
         if proc is not None:
             proc.terminate()
@@ -112,15 +113,15 @@ def site():
         shutil.rmtree(d, ignore_errors=True)
 
 
-def verify(d, ca):
-    root = d / f"root-{ca}-{time.monotonic_ns()}"
+def verify(d, ca, root=None, https_port=HTTPS_PORT):
+    root = root or d / f"root-{ca}-{time.monotonic_ns()}"
     tls = root / "etc" / "chatstack" / "tls"
-    tls.mkdir(parents=True)
+    tls.mkdir(parents=True, exist_ok=True)
     shutil.copy(d / f"{ca}.crt", tls / "ca.crt")
     answers = root / "answers.yaml"
     answers.write_text(f"version: 1\nhostname: {HOST}\n"
                        f"components:\n  nginx:\n"
-                       f"    https_port: {HTTPS_PORT}\n")
+                       f"    https_port: {https_port}\n")
     answers.chmod(0o600)
     return subprocess.run([str(CHATSTACK), "verify", "--root", str(root),
                            "--answers", str(answers)],
@@ -133,7 +134,7 @@ def check_users(svc):
 
 
 def test_verify_check_passes_over_tls_and_deletes_its_users(site):
-    svc, d = site
+    svc, d, _ = site
     before = check_users(svc)
     r = verify(d, "ca")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -144,8 +145,51 @@ def test_verify_check_passes_over_tls_and_deletes_its_users(site):
 
 
 def test_verify_check_refuses_a_certificate_of_another_ca(site):
-    svc, d = site
+    svc, d, _ = site
     r = verify(d, "other-ca")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "end-to-end check failed" in r.stderr
     assert "certificate" in r.stderr.lower(), r.stderr
+
+
+PENDING = pathlib.Path("var/lib/chatstack/e2e-users.json")
+
+
+def users_named(svc, name):
+    return int(svc.sql("SELECT COUNT(*) FROM users "
+                       f"WHERE username = '{name}'").strip())
+
+
+def test_verify_deletes_the_users_an_earlier_check_left(site):
+    svc, d, chatd = site
+    left = chatd_env.unique("zz-check-left")
+    chatd_env.register(chatd, left, "left-behind-pw")
+    root = d / f"root-left-{time.monotonic_ns()}"
+    (root / PENDING).parent.mkdir(parents=True)
+    (root / PENDING).write_text(json.dumps([
+        {"username": left, "password": "left-behind-pw"},
+        # Its registration never reached chatd: login says 401, done.
+        {"username": chatd_env.unique("zz-check-ghost"),
+         "password": "never-registered"}]))
+    (root / PENDING).chmod(0o600)
+    assert users_named(svc, left) == 1
+    r = verify(d, "ca", root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert users_named(svc, left) == 0
+    assert not (root / PENDING).exists()
+
+
+def test_verify_cut_short_keeps_its_users_for_the_next_check(site):
+    svc, d, _ = site
+    root = d / f"root-short-{time.monotonic_ns()}"
+    # Nothing listens there: the first registration fails.
+    r = verify(d, "ca", root, https_port=chatd_env.port(20095))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "the next check will" in r.stdout + r.stderr
+    assert (root / PENDING).stat().st_mode & 0o777 == 0o600
+    kept = json.loads((root / PENDING).read_text())
+    assert len(kept) == 1 and kept[0]["username"].startswith("zz-check-")
+    assert kept[0]["password"] not in r.stdout + r.stderr
+    r = verify(d, "ca", root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not (root / PENDING).exists()
