@@ -322,6 +322,8 @@ probe_amqp(const char *host, int port, const char *vhost, const char *user,
 	    conn, vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, user, password);
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
 		*cause = probe_amqp_cause(r, host, port, vhost, user);
+		if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION)
+			rc = PROBE_REFUSED;
 		goto out;
 	}
 	amqp_connection_close(conn, AMQP_REPLY_SUCCESS);

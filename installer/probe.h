@@ -34,7 +34,12 @@ int probe_redis(const char *host, int port, const char *user,
     const char *password, char **cause);
 /* Returns 0 only when Redis refuses PING without authentication. */
 int probe_redis_noauth(const char *host, int port, char **cause);
-/* Logs in (SASL PLAIN) and opens vhost. */
+/*
+ * Logs in (SASL PLAIN) and opens vhost. PROBE_REFUSED (with *cause)
+ * when the broker answered and refused the login or the vhost, so that
+ * a refusal can be told from a broker that does not answer (-1).
+ */
+#define PROBE_REFUSED -2
 int probe_amqp(const char *host, int port, const char *vhost, const char *user,
     const char *password, char **cause);
 /* GET path over plain HTTP, no proxy; 0 when the status is 200. */

@@ -781,7 +781,8 @@ test_amqp_wrong_password_is_refused_with_the_reason(void **state)
 	if (need_rabbitmq() == -1)
 		skip();
 	assert_int_equal(
-	    probe_amqp(HOST, PORT_AMQP, "chat", "chatd", "not-it", &cause), -1);
+	    probe_amqp(HOST, PORT_AMQP, "chat", "chatd", "not-it", &cause),
+	    PROBE_REFUSED);
 	assert_cause(cause,
 	    "refused user 'chatd' on vhost 'chat': "
 	    "ACCESS_REFUSED");
@@ -797,13 +798,13 @@ test_amqp_vhost_without_permission_is_refused(void **state)
 		skip();
 	assert_int_equal(probe_amqp(HOST, PORT_AMQP, "other", "chatd",
 			     amqp_password, &cause),
-	    -1);
+	    PROBE_REFUSED);
 	assert_cause(cause,
 	    "refused user 'chatd' on vhost 'other': "
 	    "NOT_ALLOWED");
 	assert_int_equal(probe_amqp(HOST, PORT_AMQP, "nosuch", "chatd",
 			     amqp_password, &cause),
-	    -1);
+	    PROBE_REFUSED);
 	assert_cause(cause,
 	    "refused user 'chatd' on vhost 'nosuch': "
 	    "NOT_ALLOWED");
