@@ -251,6 +251,28 @@ async function main() {
     await bob.page.screenshot({ path: join(artifacts, 'bob-list.png') });
   }
 
+  say('bob deletes his account, after a wrong password is refused');
+  if (await bob.page.isVisible('#back')) await bob.page.click('#back');
+  await bob.page.click('nav.tabs button[data-panel="account"]');
+  await bob.page.fill('#delete-password', 'not-the-password');
+  bob.page.once('dialog', (d) => d.accept());
+  await bob.page.click('#delete-form button[type="submit"]');
+  await bob.page.locator('#delete-error', { hasText: /\S/ }).waitFor();
+  check(await bob.page.isVisible('#app'), 'a refused deletion keeps bob logged in');
+  await bob.page.fill('#delete-password', password);
+  bob.page.once('dialog', (d) => d.accept());
+  await bob.page.click('#delete-form button[type="submit"]');
+  await bob.page.waitForSelector('#auth:not([hidden])');
+  await bob.page.locator('#auth-error', { hasText: 'deleted' }).waitFor();
+  await bob.page.fill('#auth-username', bn);
+  await bob.page.fill('#auth-password', password);
+  await bob.page.click('#auth-submit');
+  await bob.page.waitForFunction(() => {
+    const t = document.getElementById('auth-error').textContent;
+    return t !== '' && !t.includes('deleted');
+  });
+  check(!(await bob.page.isVisible('#app')), 'a deleted account cannot log in');
+
   say('log out returns to the login form');
   await alice.page.click('#logout');
   await alice.page.waitForSelector('#auth:not([hidden])');

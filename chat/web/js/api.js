@@ -56,6 +56,7 @@ export const api = {
     call('POST', '/register', { username, password, display_name: displayName || username }),
   login: (username, password) => call('POST', '/login', { username, password }),
   logout: () => call('POST', '/logout', {}),
+  deleteAccount: (password) => call('DELETE', '/account', { password }),
   me: () => call('GET', '/me'),
   searchUsers: (q) => call('GET', `/users?q=${enc(q)}`),
   friends: () => call('GET', '/friends'),

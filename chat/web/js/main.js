@@ -107,6 +107,22 @@ function leave(reason) {
   if (reason) $('auth-error').textContent = reason;
 }
 
+async function onDeleteAccount(ev) {
+  ev.preventDefault();
+  clearError('delete-error');
+  const pw = $('delete-password');
+  if (!window.confirm('Delete your account for good? This cannot be undone.')) return;
+  try {
+    await api.deleteAccount(pw.value);
+  } catch (e) {
+    showError('delete-error', e);
+    return;
+  } finally {
+    pw.value = '';
+  }
+  leave('your account was deleted');
+}
+
 async function onLogout() {
   try { await api.logout(); } catch (e) { /* leaving anyway */ }
   leave('');
@@ -425,7 +441,7 @@ function showPanel(name) {
   for (const b of document.querySelectorAll('nav.tabs button')) {
     b.setAttribute('aria-selected', String(b.dataset.panel === name));
   }
-  for (const p of ['chats', 'friends', 'groups']) $('panel-' + p).hidden = p !== name;
+  for (const p of ['chats', 'friends', 'groups', 'account']) $('panel-' + p).hidden = p !== name;
 }
 
 function autosize() {
@@ -583,6 +599,7 @@ function init() {
   $('tab-register').addEventListener('click', () => setMode('register'));
   $('auth-form').addEventListener('submit', onAuthSubmit);
   $('logout').addEventListener('click', onLogout);
+  $('delete-form').addEventListener('submit', onDeleteAccount);
   $('search-form').addEventListener('submit', onSearch);
   $('group-form').addEventListener('submit', onCreateGroup);
   $('compose').addEventListener('submit', onCompose);
