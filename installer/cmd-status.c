@@ -196,16 +196,39 @@ out:
 	return rc;
 }
 
+static const char cmd_status_help[] =
+    "For each component: whether its units are active, the installed "
+    "version,\nand what its health probe answered; then the last "
+    "install's result.\nExit 0 when everything is healthy, 1 otherwise.\n\n"
+    "options:\n"
+    "  --json             one JSON document instead of the table\n"
+    "  --answers FILE     the answer file; default: that of the last "
+    "install\n"
+    "  --root DIR         act on DIR as if it were / (tests only)\n";
+
 const struct cmd_entry cmd_status_entry = {
     .name = "status",
     .args = "[--json]",
     .summary = "Show each component's state, version and health.",
+    .help = cmd_status_help,
     .exec = cmd_status_exec,
 };
+
+static const char cmd_verify_help[] =
+    "Through nginx over HTTPS, as a browser would: two temporary users\n"
+    "(zz-check-*) register, become friends and exchange a message over "
+    "the\nWebSocket, then delete their accounts. Users a check cut short "
+    "left\nbehind (listed in " ENGINE_STATE_DIR "/e2e-users.json) are "
+    "deleted first.\nExit 0 when the message arrived, 1 otherwise.\n\n"
+    "options:\n"
+    "  --answers FILE     the answer file; default: that of the last "
+    "install\n"
+    "  --root DIR         act on DIR as if it were / (tests only)\n";
 
 const struct cmd_entry cmd_verify_entry = {
     .name = "verify",
     .args = "[--answers FILE]",
     .summary = "Prove end to end that chat works on this host.",
+    .help = cmd_verify_help,
     .exec = cmd_verify_exec,
 };
