@@ -23,9 +23,13 @@ struct cmd_engine {
 	FILE *logf;
 };
 
-/* Each returns 0 or an exit code. */
-int cmd_engine_parse(
-    const struct cmd_entry *, struct cmd_engine *, int argc, char **argv);
+/*
+ * Each returns 0 or an exit code. allowed lists the options the command
+ * takes, by their letters in cmd_engine_parse's table; any other is a
+ * usage error.
+ */
+int cmd_engine_parse(const struct cmd_entry *, const char *allowed,
+    struct cmd_engine *, int argc, char **argv);
 int cmd_engine_setup(struct cmd_engine *, enum engine_mode);
 int cmd_engine_begin(struct cmd_engine *);
 int cmd_engine_log(struct cmd_engine *);

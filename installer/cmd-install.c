@@ -93,8 +93,8 @@ cmd_engine_free(struct cmd_engine *c)
 }
 
 int
-cmd_engine_parse(
-    const struct cmd_entry *entry, struct cmd_engine *c, int argc, char **argv)
+cmd_engine_parse(const struct cmd_entry *entry, const char *allowed,
+    struct cmd_engine *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"answers", required_argument, NULL, 'a'},
@@ -108,7 +108,12 @@ cmd_engine_parse(
 	int ch;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "y", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":y", longopts, NULL)) != -1) {
+		if (ch != '?' && ch != ':' && strchr(allowed, ch) == NULL)
+			return cmd_usage_error(entry,
+			    "option '%s' does not apply to this command",
+			    argv[optind - 1]);
 		switch (ch) {
 		case 'a':
 			free(c->answers_path);
@@ -136,8 +141,12 @@ cmd_engine_parse(
 		case 'j':
 			c->json = 1;
 			break;
+		case ':':
+			return cmd_usage_error(entry,
+			    "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return cmd_usage_error(entry, "unknown option");
+			return cmd_usage_error(
+			    entry, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind != argc)
@@ -315,7 +324,8 @@ cmd_install_exec(int argc, char **argv)
 	int rc;
 
 	memset(&c, 0, sizeof c);
-	if ((rc = cmd_engine_parse(&cmd_install_entry, &c, argc, argv)) != 0)
+	if ((rc = cmd_engine_parse(
+		 &cmd_install_entry, "ayrRno", &c, argc, argv)) != 0)
 		goto out;
 	if (c.answers_path == NULL && !c.yes) {
 		fprintf(stderr,
@@ -372,7 +382,8 @@ cmd_plan_exec(int argc, char **argv)
 	int rc;
 
 	memset(&c, 0, sizeof c);
-	if ((rc = cmd_engine_parse(&cmd_plan_entry, &c, argc, argv)) != 0)
+	if ((rc = cmd_engine_parse(&cmd_plan_entry, "arRo", &c, argc, argv)) !=
+	    0)
 		goto out;
 	if ((rc = cmd_engine_setup(&c, ENGINE_PLAN)) != 0)
 		goto out;

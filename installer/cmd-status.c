@@ -86,7 +86,8 @@ cmd_status_exec(int argc, char **argv)
 	int rc, healthy = 1, n;
 
 	memset(&c, 0, sizeof c);
-	if ((rc = cmd_engine_parse(&cmd_status_entry, &c, argc, argv)) != 0)
+	if ((rc = cmd_engine_parse(&cmd_status_entry, "jaR", &c, argc, argv)) !=
+	    0)
 		goto out;
 	if ((rc = cmd_engine_setup(&c, ENGINE_PLAN)) != 0)
 		goto out;
@@ -166,7 +167,8 @@ cmd_verify_exec(int argc, char **argv)
 	int rc;
 
 	memset(&c, 0, sizeof c);
-	if ((rc = cmd_engine_parse(&cmd_verify_entry, &c, argc, argv)) != 0)
+	if ((rc = cmd_engine_parse(&cmd_verify_entry, "aR", &c, argc, argv)) !=
+	    0)
 		goto out;
 	if ((rc = cmd_engine_setup(&c, ENGINE_PLAN)) != 0)
 		goto out;

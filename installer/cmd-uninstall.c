@@ -21,6 +21,8 @@ static const char cmd_uninstall_help[] =
     "options:\n"
     "  --purge      also delete the data, secrets, certificates and logs\n"
     "  --yes        do not ask for a confirmation\n"
+    "  --answers FILE  the answers of the install to undo; default: those\n"
+    "               of the last install\n"
     "  --root DIR   act on DIR as if it were / (tests only)\n";
 
 /* Asks on the terminal; returns 1 when the user typed the word. */
@@ -50,7 +52,8 @@ cmd_uninstall_exec(int argc, char **argv)
 	int rc;
 
 	memset(&c, 0, sizeof c);
-	if ((rc = cmd_engine_parse(&cmd_uninstall_entry, &c, argc, argv)) != 0)
+	if ((rc = cmd_engine_parse(
+		 &cmd_uninstall_entry, "pyaR", &c, argc, argv)) != 0)
 		goto out;
 	if (!c.yes && !cmd_uninstall_confirm(c.purge)) {
 		fprintf(stderr,

@@ -52,6 +52,19 @@ def test_subcommand_usage_errors_name_the_command_and_the_option(chatstack):
          "unknown option '--bogus'"),
         (["preflight", "--answers"], "chatstack preflight: "
          "option '--answers' needs a value"),
+        (["install", "--bogus"], "chatstack install: "
+         "unknown option '--bogus'"),
+        (["plan", "--answers"], "chatstack plan: "
+         "option '--answers' needs a value"),
+        # The engine's commands share one parser; each takes only its own.
+        (["status", "--purge"], "chatstack status: "
+         "option '--purge' does not apply to this command"),
+        (["verify", "--yes"], "chatstack verify: "
+         "option '--yes' does not apply to this command"),
+        (["uninstall", "--no-verify"], "chatstack uninstall: "
+         "option '--no-verify' does not apply to this command"),
+        (["plan", "-y"], "chatstack plan: "
+         "option '-y' does not apply to this command"),
     ]
     for args, first in cases:
         r = run(chatstack, *args)
