@@ -23,6 +23,7 @@ import uuid
 import pytest
 
 from conftest import Target, target_unavailable
+from test_install_common import ANSWERS as COMMON_ANSWERS
 from test_install_common import HOSTNAME, REL, install, release_artifact
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
@@ -34,22 +35,18 @@ DNS_PORT, DNS_MGMT_PORT = 21502, 21503
 TLS_ALPN_PORT = 21543  # Pebble wants one; only http-01 is used
 TIMER = "chatstack-renew.timer"
 
-ANSWERS = f"""version: 1
-profile: small
-hostname: {HOSTNAME}
-bind_address: 127.0.0.1
-tls:
+# The stack's answers, with letsencrypt in place of selfsigned.
+ANSWERS = COMMON_ANSWERS.replace("  mode: selfsigned\n", f"""\
   mode: letsencrypt
   letsencrypt:
     email: ops@example.com
     directory: https://127.0.0.1:{DIR_PORT}/dir
     ca_file: /root/pebble-ca.pem
-components:
-  chatd: {{ instances: 2, port: 8081 }}
-preflight:
+""") + """preflight:
   waive:
-    - {{ check: time.sync, reason: "test target: the clock is the host's" }}
+    - { check: time.sync, reason: "test target: the clock is the host's" }
 """
+assert "letsencrypt" in ANSWERS
 
 pytestmark = MARKS
 
