@@ -162,8 +162,9 @@ plan_build(struct engine *e, const struct plan_opts *o, char **cause)
 	step_add_directory(
 	    e, "dirs.acme", CHATSTACK_ACME_WEBROOT, 0755, "root", "root");
 	step_add_secrets(e);
-	step_add_chatd_release(e, o->release);
+	/* chatstack first: once current flips, current/bin/chatstack runs. */
 	step_add_chatstack_release(e, o->release);
+	step_add_chatd_release(e, o->release);
 	step_add_tls(e);
 
 	for (i = 0; i < sizeof plan_files / sizeof plan_files[0]; i++) {

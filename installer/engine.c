@@ -479,16 +479,12 @@ engine_write_file(struct engine *e, struct step *s, const char *path,
     char **cause)
 {
 	struct atomic_opts o;
-	char *full, *dir, *slash;
+	char *full;
 	int changed = 0, rc = -1;
 
 	full = engine_path(e, path);
-	dir = xstrdup(full);
-	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-		*slash = '\0';
-		if (mkdir_p(dir, 0755, cause) == -1)
-			goto out;
-	}
+	if (mkdir_parent(full, 0755, cause) == -1)
+		goto out;
 	o.mode = mode;
 	o.uid = uid;
 	o.gid = gid;
@@ -500,7 +496,6 @@ engine_write_file(struct engine *e, struct step *s, const char *path,
 	}
 	rc = 0;
 out:
-	free(dir);
 	free(full);
 	return rc;
 }

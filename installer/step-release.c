@@ -79,8 +79,43 @@ step_add_preflight(struct engine *e)
 	    &step_preflight_ops, NULL);
 }
 
+/*
+ * A program and its tree under /opt/chatstack/<version>, found in the
+ * release folder (or, in a source tree, where the build leaves them).
+ * Candidates starting with / are paths on the host (a bundle's files).
+ */
+struct step_rel_spec {
+	const char *what; /* for messages: "chatd" */
+	const char *const *bins; /* where the program may be */
+	const char *bin; /* its place under <version>/ */
+	const char *const *trees; /* where its tree may be */
+	const char *tree; /* the tree's place under <version>/ */
+	int flip; /* then point current at <version> */
+};
+
+/* chatd and the web client, from the chatd bundle's files or the release. */
+static const char *const step_chatd_bins[] = {ENGINE_STATE_DIR
+    "/files/chatd/bin/chatd",
+    "bin/chatd", "build/chatd", NULL};
+static const char *const step_chatd_webs[] = {
+    ENGINE_STATE_DIR "/files/chatd/web", "web", "chat/web", NULL};
+static const struct step_rel_spec step_chatd_spec = {
+    "chatd", step_chatd_bins, "bin/chatd", step_chatd_webs, "web", 1};
+
+/*
+ * chatstack itself and the private libraries its RPATH ($ORIGIN/../lib)
+ * names. The renewal timer runs it from current/, so it does not depend
+ * on where the release was unpacked (which may be gone).
+ */
+static const char *const step_self_bins[] = {
+    "bin/chatstack", "build/release/chatstack", NULL};
+static const char *const step_self_libs[] = {"lib", NULL};
+static const struct step_rel_spec step_self_spec = {
+    "chatstack", step_self_bins, "bin/chatstack", step_self_libs, "lib", 0};
+
 struct step_rel {
 	char *release;
+	const struct step_rel_spec *spec;
 };
 
 static void
@@ -92,11 +127,6 @@ step_rel_free(void *arg)
 	free(r);
 }
 
-/*
- * chatd and the web client under /opt/chatstack/<version>, with a
- * current symlink. They come from the release folder: bin/chatd and
- * web/ (or, in a source tree, build/chatd and chat/web).
- */
 static char *
 step_rel_find(struct engine *e, const char *release, const char *const *names)
 {
@@ -115,13 +145,6 @@ step_rel_find(struct engine *e, const char *release, const char *const *names)
 	return NULL;
 }
 
-/* Where chatd comes from: the chatd bundle's files, else the release. */
-static const char *step_chatd_bins[] = {ENGINE_STATE_DIR
-    "/files/chatd/bin/chatd",
-    "bin/chatd", "build/chatd", NULL};
-static const char *step_chatd_webs[] = {
-    ENGINE_STATE_DIR "/files/chatd/web", "web", "chat/web", NULL};
-
 static int
 step_same_tree(const char *a, const char *b)
 {
@@ -132,44 +155,6 @@ step_same_tree(const char *a, const char *b)
 	rc = step_run(argv, NULL, 0, 60000, NULL, &cause);
 	free(cause);
 	return rc == 0;
-}
-
-static int
-step_chatd_check(struct engine *e, struct step *s, char **cause)
-{
-	struct step_rel *r = s->arg;
-	char *bin = NULL, *web = NULL, *dest, *path, *link, target[512];
-	ssize_t n;
-	int rc = STEP_DONE;
-
-	(void)cause;
-	dest = engine_path(e, CHATSTACK_PREFIX);
-	bin = step_rel_find(e, r->release, step_chatd_bins);
-	web = step_rel_find(e, r->release, step_chatd_webs);
-	path = xasprintf("%s/%s/bin/chatd", dest, e->version);
-	if (bin == NULL || !step_same_tree(bin, path)) {
-		step_change(s, CHANGE_FILE, path + strlen(e->root), NULL);
-		rc = STEP_TODO;
-	}
-	free(path);
-	path = xasprintf("%s/%s/web", dest, e->version);
-	if (web != NULL && !step_same_tree(web, path)) {
-		step_change(s, CHANGE_DIRECTORY, path + strlen(e->root), NULL);
-		rc = STEP_TODO;
-	}
-	free(path);
-	link = xasprintf("%s/current", dest);
-	n = readlink(link, target, sizeof target - 1);
-	if (n < 0 || (target[n] = '\0', strcmp(target, e->version) != 0)) {
-		step_change(s, CHANGE_FILE, link + strlen(e->root),
-		    "(symlink to the new version)");
-		rc = STEP_TODO;
-	}
-	free(link);
-	free(bin);
-	free(web);
-	free(dest);
-	return rc;
 }
 
 /*
@@ -210,162 +195,141 @@ out:
 }
 
 static int
-step_chatd_apply(struct engine *e, struct step *s, char **cause)
+step_rel_check(struct engine *e, struct step *s, char **cause)
 {
-	struct step_rel *r = s->arg;
-	char *bin, *web, *dir, *path, *tmp = NULL, *link;
-	char *install[] = {"install", "-D", "-m", "0755", NULL, NULL, NULL};
-	int rc = -1;
-
-	bin = step_rel_find(e, r->release, step_chatd_bins);
-	web = step_rel_find(e, r->release, step_chatd_webs);
-	dir = xasprintf("%s%s/%s", e->root, CHATSTACK_PREFIX, e->version);
-	path = xasprintf("%s/bin/chatd", dir);
-	link = xasprintf("%s%s/current", e->root, CHATSTACK_PREFIX);
-	if (bin == NULL) {
-		*cause =
-		    xasprintf("chatd is not in the release '%s' (bin/chatd)",
-			r->release != NULL ? r->release : ".");
-		goto out;
-	}
-	install[4] = bin;
-	install[5] = path;
-	if (step_run(install, NULL, 0, 60000, NULL, cause) == -1)
-		goto out;
-	if (web != NULL && step_replace_tree(web, dir, "web", cause) == -1)
-		goto out;
-	/* The symlink flips atomically: a new one renamed over the old. */
-	tmp = xasprintf("%s.new", link);
-	unlink(tmp);
-	if (symlink(e->version, tmp) == -1 || rename(tmp, link) == -1) {
-		*cause = xasprintf("cannot point '%s' at '%s': %s", link,
-		    e->version, strerror(errno));
-		goto out;
-	}
-	log_info("installed chatd %s in %s", e->version, dir);
-	rc = 0;
-out:
-	free(bin);
-	free(web);
-	free(dir);
-	free(path);
-	free(tmp);
-	free(link);
-	return rc;
-}
-
-static const struct step_ops step_chatd_ops = {
-    .check = step_chatd_check,
-    .apply = step_chatd_apply,
-    .free = step_rel_free,
-};
-
-struct step *
-step_add_chatd_release(struct engine *e, const char *release)
-{
-	struct step_rel *r;
-	struct step *s;
-
-	r = xcalloc(1, sizeof *r);
-	r->release = release != NULL ? xstrdup(release) : NULL;
-	s = engine_add(e, "chatd.release",
-	    "Install chatd and the web client under " CHATSTACK_PREFIX,
-	    &step_chatd_ops, r);
-	s->component = "chatd";
-	return s;
-}
-
-/*
- * chatstack itself under /opt/chatstack/<version>: bin/chatstack and the
- * private libraries its RPATH ($ORIGIN/../lib) names. The renewal timer
- * runs it from there, so it does not depend on where the release was
- * unpacked (which may be gone).
- */
-static const char *step_self_bins[] = {
-    "bin/chatstack", "build/release/chatstack", NULL};
-static const char *step_self_libs[] = {"lib", NULL};
-
-static int
-step_self_check(struct engine *e, struct step *s, char **cause)
-{
-	struct step_rel *r = s->arg;
-	char *bin, *lib, *dir, *path;
+	const struct step_rel *r = s->arg;
+	const struct step_rel_spec *sp = r->spec;
+	char *bin, *tree, *dir, *path, *link, target[512];
+	ssize_t n;
 	int rc = STEP_DONE;
 
 	(void)cause;
-	bin = step_rel_find(e, r->release, step_self_bins);
-	lib = step_rel_find(e, r->release, step_self_libs);
+	bin = step_rel_find(e, r->release, sp->bins);
+	tree = step_rel_find(e, r->release, sp->trees);
 	dir = xasprintf("%s%s/%s", e->root, CHATSTACK_PREFIX, e->version);
-	path = xasprintf("%s/bin/chatstack", dir);
+	path = xasprintf("%s/%s", dir, sp->bin);
 	if (bin == NULL || !step_same_tree(bin, path)) {
 		step_change(s, CHANGE_FILE, path + strlen(e->root), NULL);
 		rc = STEP_TODO;
 	}
 	free(path);
-	path = xasprintf("%s/lib", dir);
-	if (lib != NULL && !step_same_tree(lib, path)) {
+	path = xasprintf("%s/%s", dir, sp->tree);
+	if (tree != NULL && !step_same_tree(tree, path)) {
 		step_change(s, CHANGE_DIRECTORY, path + strlen(e->root), NULL);
 		rc = STEP_TODO;
 	}
 	free(path);
+	if (sp->flip) {
+		link = xasprintf("%s%s/current", e->root, CHATSTACK_PREFIX);
+		n = readlink(link, target, sizeof target - 1);
+		if (n < 0 ||
+		    (target[n] = '\0', strcmp(target, e->version) != 0)) {
+			step_change(s, CHANGE_FILE, link + strlen(e->root),
+			    "(symlink to the new version)");
+			rc = STEP_TODO;
+		}
+		free(link);
+	}
 	free(dir);
 	free(bin);
-	free(lib);
+	free(tree);
+	return rc;
+}
+
+/* Points current at this version: a new link renamed over the old. */
+static int
+step_rel_flip(struct engine *e, char **cause)
+{
+	char *link, *tmp;
+	int rc = 0;
+
+	link = xasprintf("%s%s/current", e->root, CHATSTACK_PREFIX);
+	tmp = xasprintf("%s.new", link);
+	unlink(tmp);
+	if (symlink(e->version, tmp) == -1 || rename(tmp, link) == -1) {
+		*cause = xasprintf("cannot point '%s' at '%s': %s", link,
+		    e->version, strerror(errno));
+		rc = -1;
+	}
+	free(tmp);
+	free(link);
 	return rc;
 }
 
 static int
-step_self_apply(struct engine *e, struct step *s, char **cause)
+step_rel_apply(struct engine *e, struct step *s, char **cause)
 {
-	struct step_rel *r = s->arg;
-	char *bin, *lib, *dir, *path = NULL;
+	const struct step_rel *r = s->arg;
+	const struct step_rel_spec *sp = r->spec;
+	char *bin, *tree, *dir, *path = NULL;
 	char *install[] = {"install", "-D", "-m", "0755", NULL, NULL, NULL};
 	int rc = -1;
 
-	bin = step_rel_find(e, r->release, step_self_bins);
-	lib = step_rel_find(e, r->release, step_self_libs);
+	bin = step_rel_find(e, r->release, sp->bins);
+	tree = step_rel_find(e, r->release, sp->trees);
 	dir = xasprintf("%s%s/%s", e->root, CHATSTACK_PREFIX, e->version);
 	if (bin == NULL) {
-		*cause = xasprintf("chatstack is not in the release '%s' "
-				   "(bin/chatstack)",
-		    r->release != NULL ? r->release : ".");
+		*cause = xasprintf("%s is not in the release '%s' (%s)",
+		    sp->what, r->release != NULL ? r->release : ".", sp->bin);
 		goto out;
 	}
-	/* The libraries first: the new binary may need new ones. */
-	if (lib != NULL && step_replace_tree(lib, dir, "lib", cause) == -1)
+	/* The tree first: a new program may need what is new in it. */
+	if (tree != NULL && step_replace_tree(tree, dir, sp->tree, cause) == -1)
 		goto out;
-	path = xasprintf("%s/bin/chatstack", dir);
+	path = xasprintf("%s/%s", dir, sp->bin);
 	install[4] = bin;
 	install[5] = path;
 	if (step_run(install, NULL, 0, 60000, NULL, cause) == -1)
 		goto out;
-	log_info("installed chatstack %s in %s", e->version, dir);
+	if (sp->flip && step_rel_flip(e, cause) == -1)
+		goto out;
+	log_info("installed %s %s in %s", sp->what, e->version, dir);
 	rc = 0;
 out:
 	free(bin);
-	free(lib);
+	free(tree);
 	free(dir);
 	free(path);
 	return rc;
 }
 
-static const struct step_ops step_self_ops = {
-    .check = step_self_check,
-    .apply = step_self_apply,
+static const struct step_ops step_rel_ops = {
+    .check = step_rel_check,
+    .apply = step_rel_apply,
     .free = step_rel_free,
 };
 
-struct step *
-step_add_chatstack_release(struct engine *e, const char *release)
+static struct step *
+step_add_rel(struct engine *e, const char *id, const char *title,
+    const struct step_rel_spec *spec, const char *release)
 {
 	struct step_rel *r;
 
 	r = xcalloc(1, sizeof *r);
 	r->release = release != NULL ? xstrdup(release) : NULL;
-	return engine_add(e, "chatstack.release",
+	r->spec = spec;
+	return engine_add(e, id, title, &step_rel_ops, r);
+}
+
+struct step *
+step_add_chatd_release(struct engine *e, const char *release)
+{
+	struct step *s;
+
+	s = step_add_rel(e, "chatd.release",
+	    "Install chatd and the web client under " CHATSTACK_PREFIX,
+	    &step_chatd_spec, release);
+	s->component = "chatd";
+	return s;
+}
+
+struct step *
+step_add_chatstack_release(struct engine *e, const char *release)
+{
+	return step_add_rel(e, "chatstack.release",
 	    "Install chatstack itself under " CHATSTACK_PREFIX
 	    " (for the renewal timer)",
-	    &step_self_ops, r);
+	    &step_self_spec, release);
 }
 
 /*

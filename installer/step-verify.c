@@ -175,7 +175,7 @@ static int
 e2e_pending_save(struct e2e *x, char **cause)
 {
 	struct atomic_opts o = ATOMIC_OPTS(0600);
-	char *text, *dir, *slash;
+	char *text;
 	int rc;
 
 	if (x->pending == NULL)
@@ -188,12 +188,7 @@ e2e_pending_save(struct e2e *x, char **cause)
 		}
 		return 0;
 	}
-	dir = xstrdup(x->pending_path);
-	if ((slash = strrchr(dir, '/')) != NULL && slash != dir)
-		*slash = '\0';
-	rc = mkdir_p(dir, 0700, cause);
-	free(dir);
-	if (rc == -1)
+	if (mkdir_parent(x->pending_path, 0700, cause) == -1)
 		return -1;
 	text = json_dumps(x->pending, JSON_COMPACT);
 	rc = atomic_write(x->pending_path, text, strlen(text), &o, NULL, cause);

@@ -234,3 +234,18 @@ out:
 	free(p);
 	return rc;
 }
+
+int
+mkdir_parent(const char *path, mode_t mode, char **cause)
+{
+	char *dir, *slash;
+	int rc = 0;
+
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		rc = mkdir_p(dir, mode, cause);
+	}
+	free(dir);
+	return rc;
+}

@@ -37,6 +37,8 @@ char *file_read(const char *path, size_t max, size_t *len, char **cause);
 
 /* Creates a directory and its parents with mode (existing ones kept). */
 int mkdir_p(const char *path, mode_t mode, char **cause);
+/* mkdir_p for the directory path is in (none for a bare name or /x). */
+int mkdir_parent(const char *path, mode_t mode, char **cause);
 
 /*
  * Writes all len bytes of data to fd, again after a signal or a short

@@ -35,8 +35,6 @@ struct del {
 };
 
 static const char SQL_PW_HASH[] = "SELECT pw_hash FROM users WHERE id = ?";
-static const char SQL_DEL_FRIENDS[] =
-    "SELECT friend_id FROM friendships WHERE user_id = ?";
 static const char SQL_DEL_DIRECTS[] =
     "SELECT c.id FROM conversations c JOIN conv_members m "
     "ON m.conversation_id = c.id WHERE m.user_id = ? AND c.kind = 1";
@@ -79,20 +77,6 @@ del_free(struct del *d)
 	free(d->groups);
 }
 
-static int
-del_ids(struct db *db, const char *sql, const char *types, int64_t a, int64_t b,
-    struct idlist *l)
-{
-	if (db_query(db, sql, types, a, b) != 0)
-		return -1;
-	while (db_next(db) == 1) {
-		l->v = xreallocarray(l->v, l->n + 1, sizeof *l->v);
-		l->v[l->n++] = db_int(db, 0);
-	}
-	db_done(db);
-	return 0;
-}
-
 /* Reads what the deletion touches, inside its transaction. */
 static int
 del_collect(struct db *db, int64_t uid, struct del *d)
@@ -100,8 +84,8 @@ del_collect(struct db *db, int64_t uid, struct del *d)
 	struct del_group *g;
 	size_t i;
 
-	if (del_ids(db, SQL_DEL_FRIENDS, "i", uid, 0, &d->friends) != 0 ||
-	    del_ids(db, SQL_DEL_DIRECTS, "i", uid, 0, &d->directs) != 0)
+	if (query_ids(db, SQL_FRIEND_IDS, "i", uid, 0, &d->friends) != 0 ||
+	    query_ids(db, SQL_DEL_DIRECTS, "i", uid, 0, &d->directs) != 0)
 		return -1;
 	if (db_query(db, SQL_DEL_GROUPS, "i", uid) != 0)
 		return -1;
@@ -118,7 +102,7 @@ del_collect(struct db *db, int64_t uid, struct del *d)
 	db_done(db);
 	for (i = 0; i < d->ngroups; i++) {
 		g = &d->groups[i];
-		if (del_ids(db, SQL_DEL_REST, "ii", g->conv, uid, &g->rest) !=
+		if (query_ids(db, SQL_DEL_REST, "ii", g->conv, uid, &g->rest) !=
 		    0)
 			return -1;
 	}

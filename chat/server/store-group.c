@@ -39,14 +39,7 @@ member_ids(struct db *db, int64_t conv, struct idlist *l)
 {
 	l->v = NULL;
 	l->n = 0;
-	if (db_query(db, SQL_CONV_MEMBER_IDS, "i", conv) != 0)
-		return -1;
-	while (db_next(db) == 1) {
-		l->v = xreallocarray(l->v, l->n + 1, sizeof *l->v);
-		l->v[l->n++] = db_int(db, 0);
-	}
-	db_done(db);
-	return 0;
+	return query_ids(db, SQL_CONV_MEMBER_IDS, "i", conv, 0, l);
 }
 
 /* The group with its members, or NULL when the caller is not a member. */

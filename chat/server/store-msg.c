@@ -92,13 +92,8 @@ op_conversations(struct db *db, struct op *op)
 	json_t *list = json_array(), *c;
 	size_t i;
 
-	if (db_query(db, SQL_CONV_LIST, "i", op->uid) != 0)
+	if (query_ids(db, SQL_CONV_LIST, "i", op->uid, 0, &l) != 0)
 		goto dberr;
-	while (db_next(db) == 1) {
-		l.v = xreallocarray(l.v, l.n + 1, sizeof *l.v);
-		l.v[l.n++] = db_int(db, 0);
-	}
-	db_done(db);
 	for (i = 0; i < l.n; i++) {
 		if ((c = conv_load(db, op->uid, l.v[i])) != NULL)
 			json_array_append_new(list, c);

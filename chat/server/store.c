@@ -194,23 +194,32 @@ rate_check(struct op *op, const char *what, int limit)
 	return 0;
 }
 
-static const char SQL_FRIEND_IDS[] =
+const char SQL_FRIEND_IDS[] =
     "SELECT friend_id FROM friendships WHERE user_id = ?";
+
+int
+query_ids(struct db *db, const char *sql, const char *types, int64_t a,
+    int64_t b, struct idlist *l)
+{
+	if (db_query(db, sql, types, a, b) != 0)
+		return -1;
+	while (db_next(db) == 1) {
+		l->v = xreallocarray(l->v, l->n + 1, sizeof *l->v);
+		l->v[l->n++] = db_int(db, 0);
+	}
+	db_done(db);
+	return 0;
+}
 
 void
 op_presence(struct db *db, struct op *op)
 {
 	struct idlist l = {NULL, 0};
 
-	if (db_query(db, SQL_FRIEND_IDS, "i", op->uid) != 0) {
+	if (query_ids(db, SQL_FRIEND_IDS, "i", op->uid, 0, &l) != 0) {
 		op_dberror(op, db);
 		return;
 	}
-	while (db_next(db) == 1) {
-		l.v = xreallocarray(l.v, l.n + 1, sizeof *l.v);
-		l.v[l.n++] = db_int(db, 0);
-	}
-	db_done(db);
 	op_deliver(op,
 	    json_pack("{s:s,s:I,s:b}", "type", "presence", "user_id",
 		(json_int_t)op->uid, "online", op->online),

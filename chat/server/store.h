@@ -41,6 +41,13 @@ void op_dberror(struct op *, struct db *);
 void op_reply(struct op *, int status, json_t *out);
 void op_deliver(struct op *, json_t *frame, const int64_t *uids, size_t n,
     int skip_requester);
+/*
+ * Runs sql with up to two integer parameters (as types says) and appends
+ * the first column of every row to l; -1 on a database error.
+ */
+int query_ids(struct db *, const char *sql, const char *types, int64_t a,
+    int64_t b, struct idlist *l);
+extern const char SQL_FRIEND_IDS[];
 void op_deliver1(struct op *, json_t *frame, int64_t uid);
 json_t *user_json(int64_t id, const char *username, const char *display);
 json_t *user_load(struct db *, int64_t id);

@@ -8,8 +8,6 @@ when a part is missing: no root or nspawn, no scripts/target, no artifact.
 """
 
 import json
-import os
-import pathlib
 import uuid
 
 import pytest
@@ -54,23 +52,33 @@ def release_artifact():
     return arts[-1]
 
 
-def new_target():
-    """A fresh offline target with the release unpacked; or skips."""
+def new_target(answers=ANSWERS, network=False, files=()):
+    """A fresh target with the release unpacked and answers in
+    /root/site.yaml, no apt source; or skips. It is offline unless
+    network is set (then it shares the host's network, for services the
+    test runs on the host's loopback). files: (host path, target path)
+    pairs copied in before anything else."""
     why = target_unavailable()
     if why:
         pytest.skip(why)
     art = release_artifact()
     t = Target(f"cs-inst-{uuid.uuid4().hex[:8]}")
-    t.create()
-    t.offline()
-    t.boot(offline=True)
-    t.copy(art, "/root/release.tar.gz")
-    t.run("sh", "-c",
-          f"mkdir -p {REL} && tar -xzf /root/release.tar.gz -C {REL} "
-          "--strip-components=1 && printf '127.0.0.1 localhost\\n"
-          f"127.0.0.1 {HOSTNAME}\\n' > /etc/hosts", check=True)
-    t.run("sh", "-c", "umask 077 && cat > /root/site.yaml",
-          input=ANSWERS, check=True)
+    try:
+        t.create()
+        t.offline()
+        t.boot(offline=not network)
+        t.copy(art, "/root/release.tar.gz")
+        for src, dst in files:
+            t.copy(src, dst)
+        t.run("sh", "-c",
+              f"mkdir -p {REL} && tar -xzf /root/release.tar.gz -C {REL} "
+              "--strip-components=1 && printf '127.0.0.1 localhost\\n"
+              f"127.0.0.1 {HOSTNAME}\\n' > /etc/hosts", check=True)
+        t.run("sh", "-c", "umask 077 && cat > /root/site.yaml",
+              input=answers, check=True)
+    except BaseException:
+        t.destroy()
+        raise
     return t
 
 

@@ -18,13 +18,11 @@ import socket
 import ssl
 import sys
 import time
-import uuid
 
 import pytest
 
-from conftest import Target, target_unavailable
 from test_install_common import ANSWERS as COMMON_ANSWERS
-from test_install_common import HOSTNAME, REL, install, release_artifact
+from test_install_common import HOSTNAME, REL, install, new_target
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from pebblectl import (MARKS, listener_tls, port_free,  # noqa: E402
@@ -84,28 +82,13 @@ def pebble(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def site(pebble):
-    why = target_unavailable()
-    if why:
-        pytest.skip(why)
-    art = release_artifact()
     # No apt source, but the host's network: Pebble is on its loopback.
-    t = Target(f"cs-tls-{uuid.uuid4().hex[:8]}")
+    t = new_target(ANSWERS, network=True, files=[
+        (pebble["ca"], "/root/pebble-ca.pem"),
+        (pebble["root"], "/usr/local/share/ca-certificates/pebble-root.crt"),
+    ])
     try:
-        t.create()
-        t.offline()
-        t.boot()
-        t.copy(art, "/root/release.tar.gz")
-        t.copy(pebble["ca"], "/root/pebble-ca.pem")
-        t.copy(pebble["root"],
-               "/usr/local/share/ca-certificates/pebble-root.crt")
-        t.run("sh", "-c",
-              f"mkdir -p {REL} && tar -xzf /root/release.tar.gz -C {REL} "
-              "--strip-components=1 && printf '127.0.0.1 localhost\\n"
-              f"127.0.0.1 {HOSTNAME}\\n' > /etc/hosts", check=True)
-        t.run("sh", "-c", "umask 077 && cat > /root/site.yaml",
-              input=ANSWERS, check=True)
-        rc, events, r = install(t)
-        t.first = (rc, events, r)
+        t.first = install(t)
         yield t
     finally:
         t.destroy()

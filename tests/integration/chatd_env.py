@@ -527,6 +527,20 @@ def shared_chatd():
     return instance("1", port(20081))
 
 
+def instance_pair():
+    """Two more instances (ids 2 and 3), for what crosses between them."""
+    return instance("2", port(20082)), instance("3", port(20083))
+
+
+def of_type(kind):
+    """A frame test for WSClient.recv_until: frames of this type."""
+    return lambda f: f.get("type") == kind
+
+
+def error_code(body):
+    return body["error"]["code"]
+
+
 def limited_chatd():
     """An instance with small limits for the rate-limit tests."""
     return instance("lim", port(20089), register_rate=2, login_rate=3,

@@ -7,20 +7,12 @@ import os
 import pytest
 
 import chatd_env
-from chatd_env import Chatd, befriend, register
+from chatd_env import befriend, error_code, of_type, register
 
 
 @pytest.fixture
 def chatd():
     return chatd_env.shared_chatd()
-
-
-def of_type(kind):
-    return lambda f: f.get("type") == kind
-
-
-def error_code(body):
-    return body["error"]["code"]
 
 
 def delete(chatd, token, password="correct horse", **kw):
@@ -158,14 +150,9 @@ def test_chatd_account_delete_is_rate_limited_per_address():
     assert delete(limited, token, headers=other)[0] == 200
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def two_instances():
-    svc = chatd_env.services()
-    one = Chatd(svc, "del1", chatd_env.port(20092)).start()
-    two = Chatd(svc, "del2", chatd_env.port(20093)).start()
-    yield one, two
-    one.kill()
-    two.kill()
+    return chatd_env.instance_pair()
 
 
 def test_chatd_account_delete_closes_sockets_on_other_instances(

@@ -4,16 +4,12 @@ MariaDB, Redis and RabbitMQ."""
 import pytest
 
 import chatd_env
-from chatd_env import befriend, register, unique
+from chatd_env import befriend, error_code, register, unique
 
 
 @pytest.fixture
 def chatd():
     return chatd_env.shared_chatd()
-
-
-def error_code(body):
-    return body["error"]["code"]
 
 
 def test_chatd_health_ready_and_metrics_answer(chatd):

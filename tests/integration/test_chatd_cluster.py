@@ -7,21 +7,12 @@ import subprocess
 import pytest
 
 import chatd_env
-from chatd_env import Chatd, WSClosed, befriend, register
+from chatd_env import Chatd, WSClosed, befriend, of_type, register
 
 
-def of_type(kind):
-    return lambda f: f.get("type") == kind
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture
 def pair_of_instances():
-    svc = chatd_env.services()
-    two = Chatd(svc, 2, chatd_env.port(20082)).start()
-    three = Chatd(svc, 3, chatd_env.port(20083)).start()
-    yield two, three
-    two.kill()
-    three.kill()
+    return chatd_env.instance_pair()
 
 
 def test_chatd_cluster_users_on_different_instances_chat(pair_of_instances):

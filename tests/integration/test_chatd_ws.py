@@ -6,7 +6,7 @@ import time
 import pytest
 
 import chatd_env
-from chatd_env import WSClient, WSClosed, befriend, register
+from chatd_env import WSClient, WSClosed, befriend, of_type, register
 
 
 @pytest.fixture
@@ -19,10 +19,6 @@ def pair(chatd):
     b, tb = register(chatd)
     conv = befriend(chatd, ta, b, tb)
     return a, ta, b, tb, conv
-
-
-def of_type(kind):
-    return lambda f: f.get("type") == kind
 
 
 def test_chatd_ws_first_frame_must_be_auth(chatd):

@@ -179,6 +179,24 @@ test_mkdir_p_makes_parents(void **state)
 	assert_int_equal(mkdir_p(path_in_dir("x/y/z"), 0700, &cause), 0);
 }
 
+static void
+test_mkdir_parent_makes_the_directory_a_file_goes_in(void **state)
+{
+	char *cause = NULL;
+	struct stat sb;
+
+	(void)state;
+	assert_int_equal(
+	    mkdir_parent(path_in_dir("p/q/file.json"), 0700, &cause), 0);
+	assert_int_equal(stat(path_in_dir("p/q"), &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+	assert_int_equal(sb.st_mode & 0777, 0700);
+	/* The file itself is not made. */
+	assert_int_equal(stat(path_in_dir("p/q/file.json"), &sb), -1);
+	/* A bare name has no directory to make. */
+	assert_int_equal(mkdir_parent("file.json", 0700, &cause), 0);
+}
+
 int
 main(void)
 {
@@ -189,6 +207,8 @@ main(void)
 	    cmocka_unit_test(test_file_read_refuses_oversize),
 	    cmocka_unit_test(test_file_read_large_file_comes_back_whole),
 	    cmocka_unit_test(test_mkdir_p_makes_parents),
+	    cmocka_unit_test(
+		test_mkdir_parent_makes_the_directory_a_file_goes_in),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
